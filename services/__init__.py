@@ -1,0 +1,1 @@
+"""The four stoppoc services and the ``stoppoc`` command."""

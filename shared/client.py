@@ -1,0 +1,134 @@
+"""A client of the public contract, as a portal backend or ops tool would write one:
+sends commands to ``NS.commands`` and watches every event on ``NS.events``.
+
+Used by ``stoppoc demo`` and by the tests, which drive the services only through it.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+
+from shared import topology
+from shared.envelope import CONTENT_TYPE, Envelope, new_envelope
+from shared.errors import ServiceUnavailable
+from shared.topology import Names
+
+Predicate = Callable[[dict[str, Any]], bool]
+FINAL_EVENTS = ("cluster.poc_stopped", "stop_poc.failed", "stop_poc.rejected")
+
+
+class ContractClient:
+    def __init__(self, amqp_url: str, names: Names, source: str = "/stoppoc/client") -> None:
+        self.amqp_url = amqp_url
+        self.names = names
+        self.source = source
+        self.events: list[Envelope] = []
+        self._arrived = asyncio.Condition()
+        self._connection: AbstractConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._listeners: list[Callable[[Envelope], None]] = []
+
+    async def __aenter__(self) -> "ContractClient":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        try:
+            self._connection = await aio_pika.connect_robust(self.amqp_url)
+        except OSError as error:
+            raise ServiceUnavailable(f"cannot reach RabbitMQ: {error}") from error
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        # Declaring the topology means commands sent before a service starts wait in its queue.
+        await topology.declare(self._channel, self.names)
+        events = await self._channel.get_exchange(self.names.events)
+        queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(events, routing_key="#")
+        await queue.consume(self._on_event, no_ack=True)
+
+    async def close(self) -> None:
+        if self._connection:
+            await self._connection.close()
+            self._connection = None
+
+    def on_event(self, listener: Callable[[Envelope], None]) -> None:
+        self._listeners.append(listener)
+
+    async def _on_event(self, message: AbstractIncomingMessage) -> None:
+        envelope = Envelope.parse(message.body)
+        async with self._arrived:
+            self.events.append(envelope)
+            self._arrived.notify_all()
+        for listener in self._listeners:
+            listener(envelope)
+
+    async def send(
+        self, routing_key: str, data: dict[str, Any], *, message_id: str | None = None
+    ) -> Envelope:
+        """Send a command; its correlation id is the stop request id where there is one."""
+        envelope = new_envelope(
+            routing_key,
+            data,
+            source=self.source,
+            subject=data.get("cluster_id"),
+            correlationid=data.get("request_id"),
+            message_id=message_id,
+        )
+        await self.publish(self.names.commands, routing_key, envelope.to_json(), message_id=envelope.id)
+        return envelope
+
+    async def publish(
+        self, exchange: str, routing_key: str, body: bytes, *, message_id: str | None = None, headers=None
+    ) -> None:
+        target = await self._channel.get_exchange(exchange)
+        await target.publish(
+            aio_pika.Message(
+                body,
+                content_type=CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=message_id,
+                headers=headers or {},
+            ),
+            routing_key=routing_key,
+        )
+
+    def seen(self, routing_key: str, where: Predicate | None = None) -> list[Envelope]:
+        return [
+            e for e in self.events if e.routing_key == routing_key and (where is None or where(e.data))
+        ]
+
+    async def wait_for(
+        self, routing_key: str, where: Predicate | None = None, *, timeout: float = 30.0
+    ) -> Envelope:
+        """The first event with this routing key whose data matches ``where``."""
+        return await self._wait(
+            lambda e: e.routing_key == routing_key and (where is None or where(e.data)),
+            timeout,
+            f"no {routing_key} event",
+        )
+
+    async def wait_for_outcome(self, request_id: str, *, timeout: float = 60.0) -> Envelope:
+        """The final event of a conversion: poc_stopped, failed or rejected."""
+        return await self._wait(
+            lambda e: e.routing_key in FINAL_EVENTS and e.data.get("request_id") == request_id,
+            timeout,
+            f"conversion {request_id} did not end",
+        )
+
+    async def _wait(self, matches: Callable[[Envelope], bool], timeout: float, what: str) -> Envelope:
+        deadline = time.monotonic() + timeout
+        async with self._arrived:
+            while not (found := [e for e in self.events if matches(e)]):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{what} within {timeout}s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), remaining)
+        return found[0]

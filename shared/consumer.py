@@ -1,0 +1,148 @@
+"""How a service takes a message off its queue.
+
+Parse the envelope, find the handler, validate the data, then run the handler in one
+transaction together with the inbox row of the message and the outbox rows it emits.
+The message is acknowledged only after that transaction commits. A transient failure is
+retried with bounded backoff; a permanent one, or the last failed attempt, sends the message
+to the queue's dead-letter queue with headers saying why, and the consumer goes on.
+"""
+
+import contextlib
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from faststream.rabbit import RabbitBroker, RabbitExchange
+from faststream.rabbit.message import RabbitMessage
+
+from shared.contract import validate_data
+from shared.envelope import Envelope, utc_now
+from shared.errors import PermanentMessageError
+from shared.handlers import Handler, HandlerRegistry
+from shared.logging import get_logger
+from shared.outbox import OutboxRelay
+from shared.retry import backoff, is_transient
+from shared.topology import Names
+from shared.unit_of_work import UnitOfWork
+
+_CLAIM_INBOX = (
+    "INSERT INTO inbox (message_id, type) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING RETURNING 1"
+)
+
+
+@dataclass(frozen=True)
+class DeadLetterReason:
+    error: str
+    detail: str
+    attempts: int
+
+
+class Consumer:
+    def __init__(
+        self,
+        service: str,
+        registry: HandlerRegistry,
+        queries: dict[str, str],
+        pool: asyncpg.Pool,
+        broker: RabbitBroker,
+        relay: OutboxRelay,
+        names: Names,
+        max_attempts: int,
+        retry_base_seconds: float,
+    ) -> None:
+        self.service = service
+        self.source = f"/stoppoc/{service}"
+        self._registry = registry
+        self._queries = queries
+        self._pool = pool
+        self._broker = broker
+        self._relay = relay
+        self._names = names
+        self._max_attempts = max_attempts
+        self._retry_base = retry_base_seconds
+        self._dlx = RabbitExchange(names.dlx, declare=False)
+        self._log = get_logger(service=service)
+
+    async def on_message(self, message: RabbitMessage) -> object:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(service=self.service, delivery_tag=message.raw_message.delivery_tag)
+        try:
+            reply = await self._handle(message)
+        except Exception:
+            # Not even the dead-letter queue took it (the broker is likely away): hand the
+            # message back so it is delivered again rather than lost.
+            self._log.exception("message returned to its queue")
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
+            return None
+        finally:
+            structlog.contextvars.clear_contextvars()
+        await message.ack()
+        return reply
+
+    async def _handle(self, message: RabbitMessage) -> object:
+        try:
+            envelope = Envelope.parse(message.body)
+            structlog.contextvars.bind_contextvars(
+                message_id=envelope.id, correlation_id=envelope.correlationid, type=envelope.type
+            )
+            handler = self._registry.resolve(envelope)
+            data = validate_data(handler.model, envelope.data)
+        except PermanentMessageError as error:
+            await self._dead_letter(message, DeadLetterReason(error.code, str(error), 1))
+            return None
+
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return await self._run(handler, envelope, data)
+            except PermanentMessageError as error:
+                await self._dead_letter(message, DeadLetterReason(error.code, str(error), attempt))
+                return None
+            except Exception as error:
+                transient = is_transient(error)
+                if attempt == self._max_attempts:
+                    code = "retries_exhausted" if transient else "handler_error"
+                    self._log.exception("giving up on message", attempts=attempt)
+                    await self._dead_letter(message, DeadLetterReason(code, repr(error), attempt))
+                    return None
+                self._log.warning("attempt failed", attempt=attempt, transient=transient, error=repr(error))
+                await backoff(attempt, self._retry_base)
+        return None
+
+    async def _run(self, handler: Handler, envelope: Envelope, data) -> object:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(_CLAIM_INBOX, envelope.id, envelope.type) is None:
+                self._log.info("duplicate message ignored")
+                return None
+            uow = UnitOfWork(conn, self._queries, self.source, cause=envelope)
+            reply = await handler.fn(data, uow)
+        if uow.emitted:
+            self._relay.wake()
+        self._log.info("message handled", emitted=[e.type for e in uow.emitted])
+        return reply
+
+    async def _dead_letter(self, message: RabbitMessage, reason: DeadLetterReason) -> None:
+        raw = message.raw_message
+        headers = dict(raw.headers or {})
+        headers.update(
+            {
+                "x-stoppoc-service": self.service,
+                "x-stoppoc-error": reason.error,
+                "x-stoppoc-detail": reason.detail[:1000],
+                "x-stoppoc-attempts": reason.attempts,
+                "x-stoppoc-failed-at": utc_now().isoformat(),
+                "x-stoppoc-original-exchange": raw.exchange or "",
+                "x-stoppoc-original-routing-key": raw.routing_key or "",
+            }
+        )
+        self._log.error("message dead-lettered", error=reason.error, detail=reason.detail)
+        await self._broker.publish(
+            message.body,
+            exchange=self._dlx,
+            routing_key=self._names.queue(self.service),
+            headers=headers,
+            persist=True,
+            mandatory=False,
+            content_type=raw.content_type,
+            message_id=raw.message_id,
+        )

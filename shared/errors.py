@@ -1,0 +1,42 @@
+"""One exception hierarchy. Each class's docstring is its default message."""
+
+
+class StopPocError(Exception):
+    """Something went wrong in stoppoc."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class PermanentMessageError(StopPocError):
+    """The message can never be handled; it goes to the dead-letter queue."""
+
+    code = "permanent_error"
+
+
+class InvalidEnvelope(PermanentMessageError):
+    """The body is not a CloudEvents 1.0 JSON object."""
+
+    code = "invalid_envelope"
+
+
+class UnknownMessageType(PermanentMessageError):
+    """No handler of this service takes this message type."""
+
+    code = "unknown_type"
+
+
+class InvalidData(PermanentMessageError):
+    """The message's data does not match its type's schema."""
+
+    code = "invalid_data"
+
+
+class InvariantViolation(PermanentMessageError):
+    """The message contradicts what this service knows to be true."""
+
+    code = "invariant_violation"
+
+
+class ServiceUnavailable(StopPocError):
+    """A broker or database this command needs cannot be reached."""

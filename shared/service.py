@@ -1,0 +1,103 @@
+"""Builds a service: a FastStream app over RabbitMQ whose lifespan owns the asyncpg pool,
+the broker topology, the consumer of the service's queue and its outbox relay."""
+
+from dataclasses import dataclass, field
+
+import asyncpg
+from faststream import AckPolicy, FastStream
+from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
+from faststream.rabbit.annotations import RabbitMessage as RabbitMessageContext
+
+from shared import db, topology
+from shared.consumer import Consumer
+from shared.errors import ServiceUnavailable
+from shared.handlers import HandlerRegistry
+from shared.logging import configure, get_logger
+from shared.outbox import OutboxRelay
+from shared.settings import Settings
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    registry: HandlerRegistry
+    package: str  # holds queries.sql and migrations/
+    queries: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.queries = db.load_queries(self.package)
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; tests reach the pool and relay through it."""
+
+    definition: ServiceDefinition
+    settings: Settings
+    broker: RabbitBroker
+    pool: asyncpg.Pool | None = None
+    relay: OutboxRelay | None = None
+    consumer: Consumer | None = None
+
+
+def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
+    names = topology.Names(settings.namespace)
+    broker = RabbitBroker(settings.amqp_url, logger=None, graceful_timeout=20.0)
+    runtime = Runtime(definition, settings, broker)
+    log = get_logger(service=definition.name)
+
+    async def on_message(message: RabbitMessageContext) -> object:
+        return await runtime.consumer.on_message(message)
+
+    broker.subscriber(
+        RabbitQueue(names.queue(definition.name), declare=False),
+        channel=Channel(prefetch_count=settings.prefetch),
+        ack_policy=AckPolicy.MANUAL,
+    )(on_message)
+
+    async def startup() -> None:
+        configure(settings.log_level)
+        try:
+            await topology.declare_at(settings.amqp_url, names)
+        except OSError as error:
+            raise ServiceUnavailable(f"cannot reach RabbitMQ: {error}") from error
+        runtime.pool = await db.create_pool(settings.database_url, definition.name, min_size=1, max_size=settings.prefetch + 2)
+        runtime.relay = OutboxRelay(runtime.pool, broker, names, settings.relay_poll_seconds)
+        runtime.consumer = Consumer(
+            definition.name,
+            definition.registry,
+            definition.queries,
+            runtime.pool,
+            broker,
+            runtime.relay,
+            names,
+            settings.max_attempts,
+            settings.retry_base_seconds,
+        )
+
+    async def after_startup() -> None:
+        runtime.relay.start()
+        log.info("service started", queue=names.queue(definition.name), namespace=settings.namespace)
+
+    async def on_shutdown() -> None:
+        # Stop taking messages and wait for those in hand, then flush the outbox while
+        # the broker is still connected.
+        for subscriber in broker.subscribers:
+            await subscriber.stop()
+        if runtime.relay:
+            await runtime.relay.stop()
+
+    async def after_shutdown() -> None:
+        if runtime.pool:
+            await runtime.pool.close()
+        log.info("service stopped")
+
+    app = FastStream(
+        broker,
+        on_startup=[startup],
+        after_startup=[after_startup],
+        on_shutdown=[on_shutdown],
+        after_shutdown=[after_shutdown],
+    )
+    app.runtime = runtime
+    return app

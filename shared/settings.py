@@ -1,0 +1,33 @@
+"""Configuration from the environment (``STOPPOC_*``), with defaults that work on a
+machine running RabbitMQ and PostgreSQL locally."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STOPPOC_", extra="ignore")
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/stoppoc"
+    namespace: str = Field(default="stoppoc", pattern=r"^[A-Za-z0-9_.-]+$")
+
+    # Messages one service instance handles at once (the channel's prefetch).
+    prefetch: int = Field(default=8, ge=1)
+    # Attempts at a message whose failure looks transient, before it is dead-lettered.
+    max_attempts: int = Field(default=5, ge=1)
+    retry_base_seconds: float = Field(default=0.2, gt=0)
+    # The outbox relay is woken by each commit; this poll catches rows of other instances.
+    relay_poll_seconds: float = Field(default=1.0, gt=0)
+
+    vat_percent: int = Field(default=10, ge=0, le=100)
+    usage_cycles: list[int] = [1, 3, 6, 12, 24, 36]
+
+    log_level: str = "INFO"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
