@@ -33,6 +33,7 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._stopping = False
         self._exchanges = {
             kind: RabbitExchange(name, type=ExchangeType.TOPIC, durable=True, declare=False)
             for kind, name in (("events", names.events), ("commands", names.commands))
@@ -45,17 +46,18 @@ class OutboxRelay:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
-    async def stop(self) -> None:
-        """Publish what is pending, then stop."""
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Publish what is pending, then stop. The loop is asked to finish rather than
+        cancelled, since a batch cut short after its confirms would be published again."""
         if self._task is None:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(self._task, timeout)
+        except TimeoutError:
+            self._log.warning("outbox relay did not finish in time; the rest is published at next start")
         self._task = None
-        with contextlib.suppress(Exception):
-            while await self.publish_batch() == BATCH_SIZE:
-                pass
 
     async def pending(self) -> int:
         return await self._pool.fetchval(_COUNT_PENDING)
@@ -80,6 +82,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         failures = 0
         while True:
+            stopping = self._stopping
             self._wake.clear()
             try:
                 published = await self.publish_batch()
@@ -89,9 +92,14 @@ class OutboxRelay:
             except Exception as error:  # broker or database away: back off, try again
                 failures += 1
                 self._log.warning("outbox publish failed", error=repr(error), failures=failures)
-                await asyncio.sleep(min(self._poll_seconds * 2**failures, 30))
+                if stopping:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), min(self._poll_seconds * 2**failures, 30))
                 continue
             if published == BATCH_SIZE:
                 continue
+            if stopping:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
