@@ -22,6 +22,7 @@ from shared.handlers import Handler, HandlerRegistry
 from shared.logging import get_logger
 from shared.outbox import OutboxRelay
 from shared.retry import backoff, is_transient
+from shared.settings import Settings
 from shared.topology import Names
 from shared.unit_of_work import UnitOfWork
 
@@ -47,8 +48,7 @@ class Consumer:
         broker: RabbitBroker,
         relay: OutboxRelay,
         names: Names,
-        max_attempts: int,
-        retry_base_seconds: float,
+        settings: Settings,
     ) -> None:
         self.service = service
         self.source = f"/stoppoc/{service}"
@@ -58,8 +58,9 @@ class Consumer:
         self._broker = broker
         self._relay = relay
         self._names = names
-        self._max_attempts = max_attempts
-        self._retry_base = retry_base_seconds
+        self._settings = settings
+        self._max_attempts = settings.max_attempts
+        self._retry_base = settings.retry_base_seconds
         self._dlx = RabbitExchange(names.dlx, declare=False)
         self._log = get_logger(service=service)
 
@@ -114,7 +115,7 @@ class Consumer:
             if await conn.fetchval(_CLAIM_INBOX, envelope.id, envelope.type) is None:
                 self._log.info("duplicate message ignored")
                 return None
-            uow = UnitOfWork(conn, self._queries, self.source, cause=envelope)
+            uow = UnitOfWork(conn, self._queries, self.source, self._settings, cause=envelope)
             reply = await handler.fn(data, uow)
         if uow.emitted:
             self._relay.wake()

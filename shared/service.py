@@ -71,8 +71,7 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
             broker,
             runtime.relay,
             names,
-            settings.max_attempts,
-            settings.retry_base_seconds,
+            settings,
         )
 
     async def after_startup() -> None:

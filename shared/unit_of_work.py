@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from shared.contract import COMMANDS, EVENTS
 from shared.envelope import Envelope, new_envelope
+from shared.settings import Settings
 
 _ROUTING_KEYS = {model: key for key, model in {**EVENTS, **COMMANDS}.items()}
 _COMMAND_MODELS = set(COMMANDS.values())
@@ -44,6 +45,7 @@ class UnitOfWork:
     conn: asyncpg.Connection
     queries: dict[str, str]
     source: str
+    settings: Settings
     cause: Envelope | None = None
     emitted: list[Envelope] = field(default_factory=list)
 
