@@ -4,12 +4,12 @@ testcontainers where a Docker engine runs. Neither: the tests fail saying so."""
 
 import contextlib
 import gc
-import importlib
 import os
 import warnings
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+from services.runner import started
 from shared.settings import Settings
 
 MISSING = (
@@ -68,16 +68,6 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-@contextlib.asynccontextmanager
-async def running(settings: Settings, *services: str):
+def running(settings: Settings, *services: str):
     """Start the named services in this process; stop them on exit."""
-    apps = {name: importlib.import_module(f"services.{name}.app").build(settings) for name in services}
-    started = []
-    try:
-        for app in apps.values():
-            await app.start()
-            started.append(app)
-        yield apps
-    finally:
-        for app in reversed(started):
-            await app.stop()
+    return started(settings, services)

@@ -1,0 +1,84 @@
+"""The ``stoppoc`` command."""
+
+import asyncio
+import sys
+
+import click
+
+from shared.errors import ServiceUnavailable
+from shared.logging import configure
+from shared.settings import get_settings
+from shared.topology import SERVICES
+
+from services import runner
+
+
+def _run(coro) -> None:
+    try:
+        asyncio.run(coro)
+    except ServiceUnavailable as error:
+        click.echo(f"stoppoc: {error}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """stoppoc: converts POC (free trial) clusters into paid ones.
+
+    Configured from the environment: STOPPOC_AMQP_URL, STOPPOC_DATABASE_URL, STOPPOC_NAMESPACE.
+    """
+
+
+@main.command()
+def migrate() -> None:
+    """Create the database if needed and apply every service's migrations."""
+    settings = get_settings()
+
+    async def go() -> None:
+        applied = await runner.migrate_all(settings)
+        for service, names in applied.items():
+            click.echo(f"{service}: {', '.join(names) if names else 'up to date'}")
+
+    _run(go())
+
+
+@main.command()
+@click.argument("service", type=click.Choice([*SERVICES, "all"]))
+@click.option("--migrate/--no-migrate", default=True, show_default=True, help="Apply migrations first.")
+def run(service: str, migrate: bool) -> None:
+    """Run one service, or all four in one process, until SIGINT or SIGTERM."""
+    settings = get_settings()
+    services = SERVICES if service == "all" else (service,)
+    configure(settings.log_level)
+
+    async def go() -> None:
+        if migrate:
+            await runner.migrate_all(settings, services)
+        await runner.run_until_signalled(settings, services)
+
+    _run(go())
+
+
+@main.command()
+@click.option(
+    "--services",
+    type=click.Choice(["embedded", "external"]),
+    default="embedded",
+    show_default=True,
+    help="embedded: run the four services inside the demo; external: use services already running.",
+)
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the conversion to end.")
+def demo(services: str, timeout: float) -> None:
+    """Convert a sample POC cluster end to end and show what happened. Exit 0 only when the
+    cluster's POC option is off."""
+    from services.demo import run_demo
+
+    settings = get_settings()
+    ok = False
+
+    async def go() -> None:
+        nonlocal ok
+        ok = await run_demo(settings, embedded=services == "embedded", timeout=timeout)
+
+    _run(go())
+    sys.exit(0 if ok else 1)

@@ -1,0 +1,105 @@
+"""Inventory's decisions: pure functions over clusters and resources, no I/O."""
+
+import calendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.contract.base import CONVERTIBLE_KINDS, Billing, ResourceKind
+
+
+@dataclass(frozen=True)
+class Cluster:
+    cluster_id: str
+    customer_id: str
+    poc: bool
+
+
+@dataclass(frozen=True)
+class Resource:
+    resource_id: str
+    cluster_id: str
+    kind: ResourceKind
+    billing: Billing
+    spec: dict[str, Any]
+    held_by: str | None = None  # the request id of the conversion holding it
+    deleted: bool = False
+
+    @property
+    def convertible(self) -> bool:
+        """A POC server or volume that no conversion holds: what Stop POC picks."""
+        return (
+            self.kind in CONVERTIBLE_KINDS
+            and self.billing is Billing.POC
+            and self.held_by is None
+            and not self.deleted
+        )
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """What a stop request asked for; every round of it is priced with these terms."""
+
+    request_id: str
+    customer_id: str
+    cluster_id: str
+    usage_cycle_months: int
+    auto_renew: bool
+    coupon_code: str | None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    reason: str
+    detail: str
+
+
+def check_request(cluster: Cluster | None, customer_id: str, busy_with: str | None) -> Rejection | None:
+    """Can this customer stop POC on this cluster now?"""
+    if cluster is None:
+        return Rejection("cluster_not_found", "no such cluster is registered")
+    if cluster.customer_id != customer_id:
+        return Rejection("cluster_not_owned", f"cluster {cluster.cluster_id} belongs to another customer")
+    if not cluster.poc:
+        return Rejection("cluster_not_poc", f"cluster {cluster.cluster_id} has its POC option off already")
+    if busy_with is not None:
+        return Rejection("conversion_in_progress", f"conversion {busy_with} of this cluster is in progress")
+    return None
+
+
+# Checked in this order; the first kind of problem found names the rejection.
+_PROBLEMS = ("resource_not_found", "resource_not_convertible", "resource_not_poc", "resource_busy")
+
+
+def select_resources(
+    cluster_id: str, in_cluster: Iterable[Resource], confirmed: Sequence[Resource] | None, confirmed_ids: Sequence[str] | None
+) -> list[Resource] | Rejection:
+    """The resources a stop request converts: the ones the user confirmed, each of which
+    must be a POC server or volume of the cluster; by default every such resource."""
+    if not confirmed_ids:
+        return [r for r in in_cluster if r.convertible]
+    found = {r.resource_id: r for r in confirmed or ()}
+    problems: dict[str, list[str]] = {name: [] for name in _PROBLEMS}
+    for resource_id in dict.fromkeys(confirmed_ids):
+        resource = found.get(resource_id)
+        if resource is None or resource.deleted or resource.cluster_id != cluster_id:
+            problems["resource_not_found"].append(resource_id)
+        elif resource.kind not in CONVERTIBLE_KINDS:
+            problems["resource_not_convertible"].append(f"{resource_id} ({resource.kind})")
+        elif resource.billing is not Billing.POC:
+            problems["resource_not_poc"].append(resource_id)
+        elif resource.held_by is not None:
+            problems["resource_busy"].append(resource_id)
+    named = [(name, ids) for name, ids in problems.items() if ids]
+    if named:
+        return Rejection(named[0][0], "; ".join(f"{name}: {', '.join(ids)}" for name, ids in named))
+    return [found[rid] for rid in dict.fromkeys(confirmed_ids)]
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day ``months`` later, or the month's last day where that day does not exist."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
