@@ -1,0 +1,15 @@
+# One image for every stoppoc service: `stoppoc run <service>` picks which.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY services ./services
+RUN pip install . && useradd --system --uid 10001 stoppoc
+
+USER stoppoc
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["stoppoc"]
+CMD ["run", "all"]
