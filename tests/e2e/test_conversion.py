@@ -55,8 +55,8 @@ async def test_a_poc_cluster_is_converted_and_charged_exactly_its_order_total(se
     # Every message of the conversion carries its request id as correlation id.
     flow = [e for e in client.events if e.data.get("request_id") == request["request_id"]]
     assert {e.correlationid for e in flow} == {request["request_id"]}
-    kinds = await _notifications(database, cluster.customer_id)
-    assert {"payment_settled", "cluster_poc_stopped"} <= set(kinds)
+    await _wait_for_notifications(database, cluster.customer_id, "payment_settled")
+    await _wait_for_notifications(database, cluster.customer_id, "cluster_poc_stopped")
 
 
 async def test_a_wallet_that_cannot_pay_fails_the_conversion_and_the_resources_stay_poc(services, client, database):
@@ -82,7 +82,7 @@ async def test_a_wallet_that_cannot_pay_fails_the_conversion_and_the_resources_s
     assert (await client.wait_for_outcome(retry["request_id"])).routing_key == "cluster.poc_stopped"
     assert await database.fetchval(
         "SELECT balance FROM payment.wallets WHERE customer_id = $1", cluster.customer_id) == 0
-    assert "payment_failed" in await _notifications(database, cluster.customer_id)
+    await _wait_for_notifications(database, cluster.customer_id, "payment_failed")
 
 
 async def test_requests_that_cannot_be_met_are_rejected_with_a_reason(services, client, database):
@@ -98,7 +98,7 @@ async def test_requests_that_cannot_be_met_are_rejected_with_a_reason(services, 
 
     assert reasons == ["cluster_not_owned", "resource_not_convertible", "cluster_not_found"]
     assert not client.seen("order.created")
-    assert "stop_poc_rejected" in await _notifications(database, cluster.customer_id)
+    await _wait_for_notifications(database, cluster.customer_id, "stop_poc_rejected")
 
 
 async def test_a_resource_the_catalog_cannot_price_fails_the_conversion_by_name(services, client):
