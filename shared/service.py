@@ -14,7 +14,7 @@ from shared.errors import ServiceUnavailable
 from shared.handlers import HandlerRegistry
 from shared.logging import configure, get_logger
 from shared.outbox import OutboxRelay
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 
 
 @dataclass
@@ -26,6 +26,9 @@ class ServiceDefinition:
 
     def __post_init__(self) -> None:
         self.queries = db.load_queries(self.package)
+
+    def build(self, settings: Settings | None = None) -> FastStream:
+        return create_app(self, settings or get_settings())
 
 
 @dataclass

@@ -1,6 +1,9 @@
 """Builders of contract messages for the tests: a sample cluster and its resources."""
 
+import asyncio
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 from shared.client import ContractClient
 from shared.envelope import Envelope, new_envelope
@@ -70,3 +73,19 @@ async def publish_event(client: ContractClient, routing_key: str, data: dict, *,
                             correlationid=data.get("request_id"), subject=data.get("cluster_id"))
     await client.publish(client.names.events, routing_key, envelope.to_json(), message_id=envelope.id)
     return envelope
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], *, timeout: float = 15.0, what: str = "condition") -> None:
+    """For effects no event announces (rows in a table): poll ``check`` until a deadline."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+async def handled(database, schema: str, *message_ids: str) -> bool:
+    """Whether ``schema``'s service has committed its handling of every one of these messages."""
+    query = f"SELECT count(*) FROM {schema}.inbox WHERE message_id = any($1::text[])"
+    count = await database.fetchval(query, list(message_ids))
+    return count == len(set(message_ids))

@@ -1,13 +1,10 @@
 """The Stop POC conversion end to end: four service processes, a real broker and database,
 driven only through the public contract."""
 
-import asyncio
-import time
-
 import pytest
 
 from shared.envelope import Envelope
-from tests.contract_data import SampleCluster, server, unique_id
+from tests.contract_data import SampleCluster, server, unique_id, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -206,9 +203,8 @@ async def _notifications(database, customer_id: str) -> list[str]:
     return [r["kind"] for r in rows]
 
 
-async def _wait_for_notifications(database, customer_id: str, kind: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while kind not in await _notifications(database, customer_id):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no {kind} notification for {customer_id}")
-        await asyncio.sleep(0.1)
+async def _wait_for_notifications(database, customer_id: str, kind: str) -> None:
+    async def recorded() -> bool:
+        return kind in await _notifications(database, customer_id)
+
+    await wait_until(recorded, timeout=30, what=f"a {kind} notification for {customer_id}")

@@ -5,6 +5,7 @@ import uuid
 import pytest
 
 from shared.contract.events import PaymentFailed, PaymentSettled, WalletCredited
+from tests.contract_data import publish_event
 from tests.infrastructure import running
 
 pytestmark = pytest.mark.integration
@@ -23,15 +24,6 @@ def order(customer_id: str, total: int, **overrides) -> dict:
         "auto_renew": False, "lines": lines, "subtotal": total, "discount": 0, "tax": 0,
         "total": total, "currency": "VND", "coupon_code": None, **overrides,
     }
-
-
-async def publish_event(client, routing_key: str, data: dict, message_id: str | None = None):
-    from shared.envelope import new_envelope
-
-    envelope = new_envelope(routing_key, data, source="/tests/checkout", message_id=message_id,
-                            correlationid=data.get("request_id"))
-    await client.publish(client.names.events, routing_key, envelope.to_json(), message_id=envelope.id)
-    return envelope
 
 
 async def test_a_credit_with_a_reused_reference_credits_once(settings, client, database):
