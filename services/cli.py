@@ -1,24 +1,16 @@
 """The ``stoppoc`` command."""
 
-import asyncio
 import sys
 
 import click
 
-from shared.errors import ServiceUnavailable
 from shared.logging import configure
 from shared.settings import get_settings
 from shared.topology import SERVICES
 
 from services import runner
-
-
-def _run(coro) -> None:
-    try:
-        asyncio.run(coro)
-    except ServiceUnavailable as error:
-        click.echo(f"stoppoc: {error}", err=True)
-        sys.exit(2)
+from services.admin import run_async as _run
+from services.inventory.cli import clusters
 
 
 @click.group()
@@ -82,3 +74,6 @@ def demo(services: str, timeout: float) -> None:
 
     _run(go())
     sys.exit(0 if ok else 1)
+
+
+main.add_command(clusters)

@@ -32,6 +32,7 @@ class ContractClient:
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._listeners: list[Callable[[Envelope], None]] = []
+        self._pending: dict[str, asyncio.Future] = {}
 
     async def __aenter__(self) -> "ContractClient":
         await self.connect()
@@ -52,6 +53,8 @@ class ContractClient:
         queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(events, routing_key="#")
         await queue.consume(self._on_event, no_ack=True)
+        self._replies = await self._channel.declare_queue(exclusive=True, auto_delete=True)
+        await self._replies.consume(self._on_reply, no_ack=True)
 
     async def close(self) -> None:
         if self._connection:
@@ -69,6 +72,25 @@ class ContractClient:
         for listener in self._listeners:
             listener(envelope)
 
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        waiting = self._pending.pop(message.correlation_id or "", None)
+        if waiting and not waiting.done():
+            waiting.set_result(Envelope.parse(message.body))
+
+    async def request(self, routing_key: str, data: dict[str, Any], *, timeout: float = 30.0) -> Envelope:
+        """Send a request (``reply_to`` + ``correlation_id``) and wait for its reply."""
+        envelope = new_envelope(routing_key, data, source=self.source, subject=data.get("cluster_id"))
+        reply = asyncio.get_running_loop().create_future()
+        self._pending[envelope.id] = reply
+        try:
+            await self.publish(
+                self.names.commands, routing_key, envelope.to_json(), message_id=envelope.id,
+                reply_to=self._replies.name, correlation_id=envelope.id,
+            )
+            return await asyncio.wait_for(reply, timeout)
+        finally:
+            self._pending.pop(envelope.id, None)
+
     async def send(
         self, routing_key: str, data: dict[str, Any], *, message_id: str | None = None
     ) -> Envelope:
@@ -85,7 +107,8 @@ class ContractClient:
         return envelope
 
     async def publish(
-        self, exchange: str, routing_key: str, body: bytes, *, message_id: str | None = None, headers=None
+        self, exchange: str, routing_key: str, body: bytes, *, message_id: str | None = None, headers=None,
+        reply_to: str | None = None, correlation_id: str | None = None,
     ) -> None:
         target = await self._channel.get_exchange(exchange)
         await target.publish(
@@ -95,6 +118,8 @@ class ContractClient:
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 message_id=message_id,
                 headers=headers or {},
+                reply_to=reply_to,
+                correlation_id=correlation_id,
             ),
             routing_key=routing_key,
         )

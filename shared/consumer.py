@@ -12,19 +12,19 @@ from dataclasses import dataclass
 
 import asyncpg
 import structlog
-from faststream.rabbit import RabbitBroker, RabbitExchange
+from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 from faststream.rabbit.message import RabbitMessage
 
 from shared.contract import validate_data
-from shared.envelope import Envelope, utc_now
-from shared.errors import PermanentMessageError
-from shared.handlers import Handler, HandlerRegistry
+from shared.envelope import CONTENT_TYPE, Envelope, utc_now
+from shared.errors import InvalidData, PermanentMessageError
+from shared.handlers import Forward, Handler, HandlerRegistry
 from shared.logging import get_logger
 from shared.outbox import OutboxRelay
 from shared.retry import backoff, is_transient
 from shared.settings import Settings
 from shared.topology import Names
-from shared.unit_of_work import UnitOfWork
+from shared.unit_of_work import UnitOfWork, envelope_for
 
 _CLAIM_INBOX = (
     "INSERT INTO inbox (message_id, type) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING RETURNING 1"
@@ -62,26 +62,26 @@ class Consumer:
         self._max_attempts = settings.max_attempts
         self._retry_base = settings.retry_base_seconds
         self._dlx = RabbitExchange(names.dlx, declare=False)
+        self._commands = RabbitExchange(names.commands, type=ExchangeType.TOPIC, durable=True, declare=False)
         self._log = get_logger(service=service)
 
-    async def on_message(self, message: RabbitMessage) -> object:
+    async def on_message(self, message: RabbitMessage) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(service=self.service, delivery_tag=message.raw_message.delivery_tag)
         try:
-            reply = await self._handle(message)
+            await self._handle(message)
         except Exception:
             # Not even the dead-letter queue took it (the broker is likely away): hand the
             # message back so it is delivered again rather than lost.
             self._log.exception("message returned to its queue")
             with contextlib.suppress(Exception):
                 await message.nack(requeue=True)
-            return None
+            return
         finally:
             structlog.contextvars.clear_contextvars()
         await message.ack()
-        return reply
 
-    async def _handle(self, message: RabbitMessage) -> object:
+    async def _handle(self, message: RabbitMessage) -> None:
         try:
             envelope = Envelope.parse(message.body)
             structlog.contextvars.bind_contextvars(
@@ -91,36 +91,61 @@ class Consumer:
             data = validate_data(handler.model, envelope.data)
         except PermanentMessageError as error:
             await self._dead_letter(message, DeadLetterReason(error.code, str(error), 1))
-            return None
+            return
 
         for attempt in range(1, self._max_attempts + 1):
             try:
-                return await self._run(handler, envelope, data)
+                await self._run(handler, envelope, data, message)
+                return
             except PermanentMessageError as error:
                 await self._dead_letter(message, DeadLetterReason(error.code, str(error), attempt))
-                return None
+                return
             except Exception as error:
                 transient = is_transient(error)
                 if attempt == self._max_attempts:
                     code = "retries_exhausted" if transient else "handler_error"
                     self._log.exception("giving up on message", attempts=attempt)
                     await self._dead_letter(message, DeadLetterReason(code, repr(error), attempt))
-                    return None
+                    return
                 self._log.warning("attempt failed", attempt=attempt, transient=transient, error=repr(error))
                 await backoff(attempt, self._retry_base)
-        return None
 
-    async def _run(self, handler: Handler, envelope: Envelope, data) -> object:
+    async def _run(self, handler: Handler, envelope: Envelope, data, message: RabbitMessage) -> None:
+        if handler.query:
+            return await self._answer(handler, envelope, data, message)
         async with self._pool.acquire() as conn, conn.transaction():
             if await conn.fetchval(_CLAIM_INBOX, envelope.id, envelope.type) is None:
                 self._log.info("duplicate message ignored")
-                return None
+                return
             uow = UnitOfWork(conn, self._queries, self.source, self._settings, cause=envelope)
-            reply = await handler.fn(data, uow)
+            await handler.fn(data, uow)
         if uow.emitted:
             self._relay.wake()
         self._log.info("message handled", emitted=[e.type for e in uow.emitted])
-        return reply
+
+    async def _answer(self, handler: Handler, envelope: Envelope, data, message: RabbitMessage) -> None:
+        raw = message.raw_message
+        if not raw.reply_to:
+            raise InvalidData(f"{envelope.type} is a request: it needs reply_to")
+        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+            uow = UnitOfWork(conn, self._queries, self.source, self._settings, cause=envelope)
+            result = await handler.fn(data, uow)
+        answer = envelope_for(result.message, source=self.source, cause=envelope)
+        if isinstance(result, Forward):
+            exchange, routing_key, reply_to = self._commands, answer.routing_key, raw.reply_to
+        else:  # a Reply goes straight back through the default exchange
+            exchange, routing_key, reply_to = None, raw.reply_to, None
+        await self._broker.publish(
+            answer.to_json(),
+            exchange=exchange,
+            routing_key=routing_key,
+            reply_to=reply_to,
+            correlation_id=raw.correlation_id,
+            content_type=CONTENT_TYPE,
+            message_id=answer.id,
+            mandatory=False,
+        )
+        self._log.info("request answered", answer=answer.type, forwarded=isinstance(result, Forward))
 
     async def _dead_letter(self, message: RabbitMessage, reason: DeadLetterReason) -> None:
         raw = message.raw_message

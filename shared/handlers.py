@@ -1,4 +1,11 @@
-"""A service's handlers, registered by routing key: ``handler(message, uow)``."""
+"""A service's handlers, registered by routing key.
+
+- ``@registry.on(key)``: ``handler(message, uow)`` changes state; it runs in one transaction
+  with the inbox row of the message and the outbox rows of what it emits.
+- ``@registry.query(key)``: ``handler(message, uow)`` answers a request (AMQP ``reply_to``) in a
+  read-only transaction and changes nothing. It returns a ``Reply`` for the caller, or a
+  ``Forward``: a command to the next service, which answers the same caller in its turn.
+"""
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -14,24 +21,38 @@ HandlerFn = Callable[[BaseModel, UnitOfWork], Awaitable[object]]
 
 
 @dataclass(frozen=True)
+class Reply:
+    message: BaseModel
+
+
+@dataclass(frozen=True)
+class Forward:
+    message: BaseModel
+
+
+@dataclass(frozen=True)
 class Handler:
     routing_key: str
     model: type[BaseModel]
     fn: HandlerFn
+    query: bool = False
 
 
 class HandlerRegistry:
     def __init__(self) -> None:
         self._by_type: dict[str, Handler] = {}
 
-    def on(self, routing_key: str) -> Callable[[HandlerFn], HandlerFn]:
+    def on(self, routing_key: str, *, query: bool = False) -> Callable[[HandlerFn], HandlerFn]:
         model = {**COMMANDS, **EVENTS}[routing_key]
 
         def register(fn: HandlerFn) -> HandlerFn:
-            self._by_type[routing_key] = Handler(routing_key, model, fn)
+            self._by_type[routing_key] = Handler(routing_key, model, fn, query)
             return fn
 
         return register
+
+    def query(self, routing_key: str) -> Callable[[HandlerFn], HandlerFn]:
+        return self.on(routing_key, query=True)
 
     def resolve(self, envelope: Envelope) -> Handler:
         handler = self._by_type.get(envelope.routing_key)

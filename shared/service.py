@@ -14,6 +14,7 @@ from shared.errors import ServiceUnavailable
 from shared.handlers import HandlerRegistry
 from shared.logging import configure, get_logger
 from shared.outbox import OutboxRelay
+from shared.periodic import PeriodicRunner, PeriodicTask
 from shared.settings import Settings, get_settings
 
 
@@ -22,6 +23,7 @@ class ServiceDefinition:
     name: str
     registry: HandlerRegistry
     package: str  # holds queries.sql and migrations/
+    periodic: tuple[PeriodicTask, ...] = ()
     queries: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -41,6 +43,7 @@ class Runtime:
     pool: asyncpg.Pool | None = None
     relay: OutboxRelay | None = None
     consumer: Consumer | None = None
+    periodic: PeriodicRunner | None = None
 
 
 def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
@@ -49,13 +52,14 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
     runtime = Runtime(definition, settings, broker)
     log = get_logger(service=definition.name)
 
-    async def on_message(message: RabbitMessageContext) -> object:
-        return await runtime.consumer.on_message(message)
+    async def on_message(message: RabbitMessageContext) -> None:
+        await runtime.consumer.on_message(message)
 
     broker.subscriber(
         RabbitQueue(names.queue(definition.name), declare=False),
         channel=Channel(prefetch_count=settings.prefetch),
         ack_policy=AckPolicy.MANUAL,
+        no_reply=True,  # replies to requests are sent by the consumer itself
     )(on_message)
 
     async def startup() -> None:
@@ -77,8 +81,13 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
             settings,
         )
 
+        runtime.periodic = PeriodicRunner(
+            definition.periodic, runtime.pool, definition.queries, runtime.consumer.source, settings, runtime.relay
+        )
+
     async def after_startup() -> None:
         runtime.relay.start()
+        runtime.periodic.start()
         log.info("service started", queue=names.queue(definition.name), namespace=settings.namespace)
 
     async def on_shutdown() -> None:
@@ -86,6 +95,8 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
         # the broker is still connected.
         for subscriber in broker.subscribers:
             await subscriber.stop()
+        if runtime.periodic:
+            await runtime.periodic.stop()
         if runtime.relay:
             await runtime.relay.stop()
 

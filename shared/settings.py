@@ -22,8 +22,16 @@ class Settings(BaseSettings):
     # The outbox relay is woken by each commit; this poll catches rows of other instances.
     relay_poll_seconds: float = Field(default=1.0, gt=0)
 
+    # How often clock-driven work (expired waits, reminders) looks for something to do.
+    sweep_seconds: float = Field(default=1.0, gt=0)
+
     vat_percent: int = Field(default=10, ge=0, le=100)
-    usage_cycles: list[int] = [1, 3, 6, 12, 24, 36]
+    # The usage cycles a customer may choose (months), each with its discount in percent.
+    usage_cycles: dict[int, int] = {1: 0, 3: 0, 6: 5, 12: 10, 24: 15, 36: 20}
+    # How long an order the wallet cannot cover waits for a top-up before it fails (0: fail at once).
+    funds_wait_seconds: float = Field(default=1800, ge=0)
+    # Reminders before a cluster's POC wallet expires, in days before poc_expires_at.
+    reminder_days: list[float] = [7, 1]
 
     log_level: str = "INFO"
 

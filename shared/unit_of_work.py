@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 import asyncpg
 from pydantic import BaseModel
 
-from shared.contract import COMMANDS, EVENTS
+from shared.contract import COMMANDS, EVENTS, REPLIES
 from shared.envelope import Envelope, new_envelope
 from shared.settings import Settings
 
-_ROUTING_KEYS = {model: key for key, model in {**EVENTS, **COMMANDS}.items()}
+_ROUTING_KEYS = {model: key for key, model in {**EVENTS, **COMMANDS, **REPLIES}.items()}
 _COMMAND_MODELS = set(COMMANDS.values())
 
 

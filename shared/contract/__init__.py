@@ -6,11 +6,12 @@ producers always fill every required field.
 
 from pydantic import BaseModel, ValidationError
 
-from shared.contract import commands, events
+from shared.contract import commands, events, replies
 from shared.errors import InvalidData
 
-COMMANDS: dict[str, type[BaseModel]] = commands.BY_ROUTING_KEY
+COMMANDS: dict[str, type[BaseModel]] = {**commands.BY_ROUTING_KEY, **replies.COMMANDS}
 EVENTS: dict[str, type[BaseModel]] = events.BY_ROUTING_KEY
+REPLIES: dict[str, type[BaseModel]] = replies.REPLIES
 
 
 def validate_data(model: type[BaseModel], data: dict) -> BaseModel:

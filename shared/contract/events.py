@@ -147,6 +147,31 @@ class ClusterPocStopped(Message):
     stopped_at: datetime
 
 
+class PaymentAwaitingFunds(Message):
+    """Added event: the wallet cannot cover the order yet; it settles by itself if a credit
+    arrives before ``wait_until``, else fails with ``insufficient_funds``."""
+
+    order_id: Id
+    request_id: Id
+    round: int
+    customer_id: Id
+    cluster_id: Id
+    amount: int = money(ge=0)
+    balance: int = money(ge=0)
+    shortfall: int = money(gt=0)
+    wait_until: datetime
+
+
+class ClusterPocExpiring(Message):
+    """Added event: a reminder that the cluster's POC wallet expires soon."""
+
+    cluster_id: Id
+    customer_id: Id
+    name: str
+    poc_expires_at: datetime
+    days_before: float
+
+
 class WalletCredited(Message):
     customer_id: Id
     amount: int = money(gt=0)
@@ -168,4 +193,6 @@ BY_ROUTING_KEY: dict[str, type[Message]] = {
     "stop_poc.failed": StopPocFailed,
     "cluster.poc_stopped": ClusterPocStopped,
     "wallet.credited": WalletCredited,
+    "payment.awaiting_funds": PaymentAwaitingFunds,
+    "cluster.poc_expiring": ClusterPocExpiring,
 }

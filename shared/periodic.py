@@ -1,0 +1,64 @@
+"""Work a service does on a clock rather than on a message (expiring waits, reminders).
+
+Each run is one transaction with a unit of work, like a handler's; instances of a service
+run the same task side by side, so tasks claim rows with ``FOR UPDATE SKIP LOCKED``.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+
+from shared.logging import get_logger
+from shared.outbox import OutboxRelay
+from shared.settings import Settings
+from shared.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    name: str
+    fn: Callable[[UnitOfWork], Awaitable[None]]
+
+
+class PeriodicRunner:
+    def __init__(self, tasks, pool: asyncpg.Pool, queries: dict[str, str], source: str,
+                 settings: Settings, relay: OutboxRelay) -> None:
+        self._tasks = tasks
+        self._pool = pool
+        self._queries = queries
+        self._source = source
+        self._settings = settings
+        self._relay = relay
+        self._running: list[asyncio.Task] = []
+        self._log = get_logger(component="periodic")
+
+    def start(self) -> None:
+        self._running = [asyncio.create_task(self._loop(task), name=task.name) for task in self._tasks]
+
+    async def stop(self) -> None:
+        for running in self._running:
+            running.cancel()
+        for running in self._running:
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+        self._running = []
+
+    async def run_once(self, task: PeriodicTask) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            uow = UnitOfWork(conn, self._queries, self._source, self._settings)
+            await task.fn(uow)
+        if uow.emitted:
+            self._relay.wake()
+
+    async def _loop(self, task: PeriodicTask) -> None:
+        while True:
+            try:
+                await self.run_once(task)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the next tick tries again
+                self._log.exception("periodic task failed", task=task.name)
+            await asyncio.sleep(self._settings.sweep_seconds)
