@@ -48,7 +48,13 @@ class Runtime:
 
 def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
     names = topology.Names(settings.namespace)
-    broker = RabbitBroker(settings.amqp_url, logger=None, graceful_timeout=20.0)
+    broker = RabbitBroker(
+        settings.amqp_url,
+        logger=None,
+        graceful_timeout=20.0,
+        # Named so operators (and the fault tests) can find this service's connection.
+        client_properties={"connection_name": f"stoppoc-{definition.name}-{settings.namespace}"},
+    )
     runtime = Runtime(definition, settings, broker)
     log = get_logger(service=definition.name)
 

@@ -91,6 +91,8 @@ def settings(amqp_url, database_url, names) -> Settings:
         relay_poll_seconds=0.2,
         retry_base_seconds=0.05,
         max_attempts=3,
+        sweep_seconds=0.2,
+        funds_wait_seconds=0,  # tests that wait for a top-up set their own
     )
 
 

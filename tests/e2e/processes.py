@@ -30,6 +30,9 @@ class ServiceProcesses:
             "STOPPOC_NAMESPACE": self.settings.namespace,
             "STOPPOC_RELAY_POLL_SECONDS": str(self.settings.relay_poll_seconds),
             "STOPPOC_RETRY_BASE_SECONDS": str(self.settings.retry_base_seconds),
+            "STOPPOC_MAX_ATTEMPTS": str(self.settings.max_attempts),
+            "STOPPOC_SWEEP_SECONDS": str(self.settings.sweep_seconds),
+            "STOPPOC_FUNDS_WAIT_SECONDS": str(self.settings.funds_wait_seconds),
         }
 
     async def start(self, *services: str, timeout: float = 60.0) -> None:
