@@ -58,6 +58,7 @@ BINDINGS: dict[str, dict[str, tuple[str, ...]]] = {
             "stop_poc.failed",
             "cluster.poc_stopped",
             "wallet.credited",
+            "cluster.poc_expiring",
         ),
     },
 }

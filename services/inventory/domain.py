@@ -3,7 +3,7 @@
 import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.contract.base import CONVERTIBLE_KINDS, Billing, ResourceKind
@@ -103,3 +103,20 @@ def add_months(moment: datetime, months: int) -> datetime:
     year, month = moment.year + month_index // 12, month_index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+def due_reminder(expires_at: datetime, now: datetime, offsets_days: Iterable[float], reminded: Iterable[float]) -> float | None:
+    """The reminder to send now, as days before expiry, or None.
+
+    Each offset is reminded once; when several have passed together (a cluster registered
+    close to its expiry), only the closest one is sent and the earlier ones are skipped.
+    """
+    if expires_at <= now:
+        return None
+    passed = [d for d in offsets_days if expires_at - timedelta(days=d) <= now]
+    if not passed:
+        return None
+    closest = min(passed)
+    if any(sent <= closest for sent in reminded):
+        return None
+    return closest

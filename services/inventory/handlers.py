@@ -9,7 +9,14 @@ import json
 import asyncpg
 
 from shared.contract.base import Billing, ResourceKind
-from shared.contract.commands import ClusterUpsert, ResourceDelete, ResourceUpsert, StopPocRequest, WalletCredit
+from shared.contract.commands import (
+    ClusterUpsert,
+    ResourceDelete,
+    ResourceUpsert,
+    StopPocQuote,
+    StopPocRequest,
+    WalletCredit,
+)
 from shared.contract.events import (
     ClusterPocStopped,
     ClusterRegistered,
@@ -25,8 +32,9 @@ from shared.contract.events import (
     StopPocRequested,
 )
 from shared.envelope import utc_now
+from shared.contract.replies import QuotePrice, QuoteRejected
 from shared.errors import InvariantViolation
-from shared.handlers import HandlerRegistry
+from shared.handlers import Forward, HandlerRegistry, Reply
 from shared.unit_of_work import UnitOfWork
 
 from services.inventory import domain
@@ -164,6 +172,24 @@ async def _open_round(uow: UnitOfWork, request_id: str, round_: int, cluster_id:
     if conversion is None or round_row is None:
         raise InvariantViolation(f"no round {round_} of conversion {request_id} is known")
     return conversion, round_row
+
+
+@registry.query("inventory.stop_poc.quote")
+async def quote_stop_poc(quote: StopPocQuote, uow: UnitOfWork) -> Reply | Forward:
+    """The screen of steps 3 and 4: the cluster's POC servers and volumes, forwarded to checkout
+    for their prices (and from there to payment for the wallet); nothing changes."""
+    row = await uow.fetchrow("cluster", quote.cluster_id)
+    cluster = row and domain.Cluster(row["cluster_id"], row["customer_id"], row["poc"])
+    busy = await uow.fetchval("conversion_in_progress", quote.cluster_id) if row else None
+    if rejection := domain.check_request(cluster, quote.customer_id, busy):
+        return Reply(QuoteRejected(cluster_id=quote.cluster_id, reason=rejection.reason, detail=rejection.detail))
+    resources = [r for r in await _cluster_resources(uow, quote.cluster_id) if r.convertible]
+    return Forward(
+        QuotePrice(
+            **quote.model_dump(),
+            resources=[RequestedResource(resource_id=r.resource_id, kind=r.kind, spec=r.spec) for r in resources],
+        )
+    )
 
 
 @registry.on("payment.settled")

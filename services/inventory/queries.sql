@@ -87,3 +87,19 @@ WHERE request_id = $1 AND round = $2 FOR UPDATE;
 -- name: finish_round
 UPDATE conversion_rounds SET status = $3, payment_id = $4, amount = $5, finished_at = now()
 WHERE request_id = $1 AND round = $2;
+
+-- name: cluster
+SELECT cluster_id, customer_id, name, poc, poc_expires_at, poc_stopped_at FROM clusters WHERE cluster_id = $1;
+
+-- name: clusters_expiring_within
+-- POC clusters whose wallet expires within $1 days, with the offsets already reminded.
+SELECT c.cluster_id, c.customer_id, c.name, c.poc_expires_at,
+       ARRAY(SELECT r.days_before FROM poc_reminders r
+             WHERE r.cluster_id = c.cluster_id AND r.poc_expires_at = c.poc_expires_at) AS reminded
+FROM clusters c
+WHERE c.poc AND c.poc_expires_at > now() AND c.poc_expires_at <= now() + make_interval(secs => $1 * 86400)
+FOR UPDATE OF c SKIP LOCKED;
+
+-- name: record_reminder
+INSERT INTO poc_reminders (cluster_id, poc_expires_at, days_before) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING;

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from shared.contract.events import (
+    ClusterPocExpiring,
     ClusterPocStopped,
     PaymentFailed,
     PaymentSettled,
@@ -116,7 +117,20 @@ def wallet_credited(event: WalletCredited) -> Notification:
     )
 
 
+def cluster_poc_expiring(event: ClusterPocExpiring) -> Notification:
+    when = utc(event.poc_expires_at).strftime("%Y-%m-%d %H:%M UTC")
+    return about(
+        event,
+        "cluster_poc_expiring",
+        f"The POC of cluster {event.name} ends on {when}",
+        f"The trial credit of cluster {event.name} ({event.cluster_id}) expires on {when}. Stop POC before then "
+        f"to keep its servers and volumes as paid resources with their configuration intact, "
+        f"or delete the cluster.",
+    )
+
+
 RENDERERS: dict[str, Callable[[BaseModel], Notification]] = {
+    "cluster.poc_expiring": cluster_poc_expiring,
     "stop_poc.rejected": stop_poc_rejected,
     "payment.settled": payment_settled,
     "payment.failed": payment_failed,

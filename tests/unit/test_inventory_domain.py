@@ -1,6 +1,6 @@
 """Inventory's selection and request checks, with no infrastructure."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -94,3 +94,23 @@ def test_the_owner_of_a_poc_cluster_with_no_conversion_may_stop_it():
 )
 def test_paid_until_is_the_same_day_months_later_or_the_end_of_a_shorter_month(start, months, end):
     assert domain.add_months(start, months) == end
+
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("expires_in_days", "reminded", "due"),
+    [
+        (10, [], None),  # too early for any reminder
+        (6.5, [], 7),
+        (6.5, [7], None),  # sent already
+        (0.5, [7], 1),
+        (0.5, [], 1),  # registered late: only the closest reminder, the 7-day one is skipped
+        (0.5, [1], None),
+        (-0.1, [], None),  # expired: nothing to remind
+    ],
+)
+def test_each_reminder_is_due_once_and_only_the_closest_when_several_passed(expires_in_days, reminded, due):
+    expires_at = NOW + timedelta(days=expires_in_days)
+    assert domain.due_reminder(expires_at, NOW, [7, 1], reminded) == due

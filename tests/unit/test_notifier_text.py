@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from services.notifier import domain
 from shared.contract.events import (
+    ClusterPocExpiring,
     ClusterPocStopped,
     PaymentFailed,
     PaymentSettled,
@@ -119,3 +120,13 @@ def test_every_event_the_notifier_hears_has_a_renderer():
     from shared.topology import BINDINGS
 
     assert sorted(domain.RENDERERS) == sorted(BINDINGS["notifier"]["events"])
+
+
+def test_an_expiry_reminder_names_the_cluster_and_the_date():
+    note = domain.cluster_poc_expiring(
+        ClusterPocExpiring(
+            cluster_id="cl-1", customer_id="cus-1", name="shop", poc_expires_at="2026-12-03T09:00:00Z", days_before=7
+        )
+    )
+    assert (note.kind, note.cluster_id, note.request_id) == ("cluster_poc_expiring", "cl-1", None)
+    assert "2026-12-03 09:00 UTC" in note.title and "Stop POC" in note.body
