@@ -76,4 +76,20 @@ def demo(services: str, timeout: float) -> None:
     sys.exit(0 if ok else 1)
 
 
+@main.command()
+@click.option("--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+def asyncapi(output: str | None) -> None:
+    """Print the messaging contract as an AsyncAPI 3.0 document."""
+    import json
+
+    from shared.asyncapi import document
+
+    text = json.dumps(document(get_settings().namespace), indent=2) + "\n"
+    if output:
+        with open(output, "w") as file:
+            file.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
 main.add_command(clusters)

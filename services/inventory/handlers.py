@@ -202,9 +202,10 @@ async def convert_paid_resources(paid: PaymentSettled, uow: UnitOfWork) -> None:
         await _refund(uow, paid, {line.resource_id for line in paid.lines})
         return
 
+    paid_until = domain.add_months(paid.settled_at, conversion["usage_cycle_months"])
     converted = await uow.fetch(
         "convert_resources", paid.request_id, paid.round, conversion["usage_cycle_months"],
-        conversion["auto_renew"], domain.add_months(paid.settled_at, conversion["usage_cycle_months"]), utc_now(),
+        conversion["auto_renew"], paid_until, utc_now(),
     )
     converted_ids = sorted(r["resource_id"] for r in converted)
     # A resource deleted while its round was in flight cannot become real: refund its line.
@@ -218,7 +219,7 @@ async def convert_paid_resources(paid: PaymentSettled, uow: UnitOfWork) -> None:
             ResourcesConverted(
                 request_id=paid.request_id, round=paid.round, cluster_id=paid.cluster_id, resource_ids=converted_ids,
                 usage_cycle_months=conversion["usage_cycle_months"], auto_renew=conversion["auto_renew"],
-                paid_until=domain.add_months(paid.settled_at, conversion["usage_cycle_months"]),
+                paid_until=paid_until,
             )
         )
 

@@ -1,0 +1,23 @@
+"""docs/asyncapi.json is the contract as the code has it."""
+
+import json
+from pathlib import Path
+
+from shared.asyncapi import document
+from shared.contract import COMMANDS, EVENTS, REPLIES
+
+DOC = Path(__file__).parents[2] / "docs" / "asyncapi.json"
+
+
+def test_the_committed_asyncapi_document_is_up_to_date():
+    assert json.loads(DOC.read_text()) == document("stoppoc"), "run: stoppoc asyncapi --output docs/asyncapi.json"
+
+
+def test_every_command_event_and_reply_is_documented_with_its_cloudevents_type():
+    messages = document()["components"]["messages"]
+    names = {message["name"] for message in messages.values()}
+    for routing_key in [*COMMANDS, *EVENTS, *REPLIES]:
+        assert f"stoppoc.{routing_key}.v1" in names
+    settled = messages["payment_settled"]["payload"]["properties"]["data"]
+    assert {"payment_id", "order_id", "amount", "balance_after"} <= set(settled["required"])
+    assert settled["properties"]["amount"]["type"] == "integer"
