@@ -5,7 +5,6 @@ It talks to the services only through the public contract, as a portal backend w
 """
 
 import contextlib
-import logging
 import sys
 import uuid
 
@@ -61,8 +60,6 @@ async def run_demo(settings: Settings, *, embedded: bool, timeout: float) -> boo
     # The demo's own output tells the story; the services only speak up about problems.
     settings = settings.model_copy(update={"log_level": "WARNING"})
     configure(settings.log_level)
-    # A broker that cannot be reached is reported once, by the command itself.
-    logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
     suffix = uuid.uuid4().hex[:6]
     cluster, resources = sample_cluster(suffix)
     names = topology.Names(settings.namespace)

@@ -41,6 +41,9 @@ def configure(level: str = "INFO", *, stream=None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # aiormq logs every failed connect as an error; the caller reports it (once, clearly) and
+    # aio-pika's robust connection logs the reconnect attempts.
+    logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
 
 
 def get_logger(**context) -> structlog.typing.FilteringBoundLogger:
