@@ -71,7 +71,7 @@ async def measure(client: ContractClient, conversions: int) -> None:
     offset = time.time() - time.perf_counter()
     latencies = sorted(finished_at[rid] - (sent_at[rid] + offset) for rid in sent_at)
     stopped = sum(e.routing_key == "cluster.poc_stopped" for e in outcomes)
-    print(f"conversions: {conversions} ({stopped} stopped), each 5 resources in 1 round, 7 messages")
+    print(f"conversions: {conversions} ({stopped} stopped), each 5 resources in 1 round")
     print(f"wall time: {elapsed:.2f} s  throughput: {conversions / elapsed:.1f} conversions/s")
     print(f"latency: p50 {statistics.median(latencies) * 1000:.0f} ms  "
           f"p95 {latencies[int(len(latencies) * 0.95) - 1] * 1000:.0f} ms  max {latencies[-1] * 1000:.0f} ms")
