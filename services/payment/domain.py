@@ -1,6 +1,10 @@
 """Wallet arithmetic: pure functions, no I/O."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+REFUND_PREFIX = "refund:"
 
 
 @dataclass(frozen=True)
@@ -23,3 +27,45 @@ def credit(balance: int, amount: int) -> int:
     if amount <= 0:
         raise ValueError("a credit is a positive amount")
     return balance + amount
+
+
+def credit_kind(reference: str) -> str:
+    """Inventory gives back the line of a paid resource that vanished as ``refund:<payment>:<resource>``."""
+    return "refund" if reference.startswith(REFUND_PREFIX) else "credit"
+
+
+def refunded_payment_id(reference: str) -> str | None:
+    parts = reference.split(":")
+    return parts[1] if credit_kind(reference) == "refund" and len(parts) == 3 and parts[1] else None
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An order the wallet could not cover when it came, waiting for a credit."""
+
+    order_id: str
+    amount: int
+    wait_until: datetime
+
+
+def wait_deadline(now: datetime, wait_seconds: float) -> datetime | None:
+    """Until when an order the wallet cannot cover waits; ``None``: it fails at once."""
+    if wait_seconds < 0:
+        raise ValueError("a wait is never negative")
+    return now + timedelta(seconds=wait_seconds) if wait_seconds else None
+
+
+def resolve_waits(balance: int, waiting: Iterable[Waiting], now: datetime) -> list[tuple[str, Settlement]]:
+    """What becomes of a customer's waiting orders, taken by deadline (oldest first, as every order
+    waits the same time): one the balance covers is settled; one past its deadline that it does not
+    cover fails; the first one still in time that it does not cover stops the walk, so the younger
+    ones keep waiting behind it rather than overtake it. Orders not named keep waiting."""
+    decisions = []
+    for order in sorted(waiting, key=lambda w: w.wait_until):
+        outcome = settle(balance, order.amount)
+        if outcome.settled:
+            balance = outcome.balance_after
+        elif order.wait_until > now:
+            break
+        decisions.append((order.order_id, outcome))
+    return decisions

@@ -1,24 +1,18 @@
-"""Payment: settles orders from the customer's credit wallet and takes wallet credits."""
+"""Payment: settles orders from the customer's credit wallet, lets an order the wallet cannot
+cover wait for a top-up, takes wallet credits and refunds, and tells a quote what the wallet holds."""
 
-import json
 import uuid
 
 from shared.contract.commands import WalletCredit
-from shared.contract.events import (
-    OrderCreated,
-    PaymentFailed,
-    PaymentSettled,
-    SettledLine,
-    WalletCredited,
-)
-from shared.envelope import utc_now
-from shared.handlers import HandlerRegistry
+from shared.contract.events import OrderCreated, WalletCredited
+from shared.contract.replies import QuoteFund, StopPocQuoted
+from shared.handlers import HandlerRegistry, Reply
 from shared.unit_of_work import UnitOfWork
 
-from services.payment import domain
+from services.payment import domain, settlement
+from services.payment.settlement import INSUFFICIENT_FUNDS, Payment
 
 registry = HandlerRegistry()
-METHOD = "credit_wallet"
 _IDS = uuid.UUID("5a1d7c4e-0000-4000-8000-0000000000a1")
 
 
@@ -31,80 +25,44 @@ async def credit_wallet(cmd: WalletCredit, uow: UnitOfWork) -> None:
     balance = await uow.fetchval("lock_wallet", cmd.customer_id)
     if await uow.fetchval("ledger_entry_exists", cmd.reference):
         return  # a retried credit with the same reference credits once
+    now = await uow.fetchval("transaction_time")
+    # Waits that ended before this credit came are decided on the balance they had.
+    balance = await settlement.decide_waits(uow, cmd.customer_id, balance, now)
     balance_after = domain.credit(balance, cmd.amount)
+    refunded = domain.refunded_payment_id(cmd.reference)
+    order_id = await uow.fetchval("order_of_payment", refunded) if refunded else None
     await uow.execute("set_balance", cmd.customer_id, balance_after)
-    await uow.execute("append_ledger", cmd.customer_id, "credit", cmd.amount, cmd.reference, None, balance_after)
+    await uow.execute("append_ledger", cmd.customer_id, domain.credit_kind(cmd.reference), cmd.amount,
+                      cmd.reference, order_id, balance_after)
     await uow.emit(
         WalletCredited(
             customer_id=cmd.customer_id, amount=cmd.amount, reference=cmd.reference, balance_after=balance_after
         )
     )
+    await settlement.decide_waits(uow, cmd.customer_id, balance_after, now)
 
 
 @registry.on("order.created")
 async def pay_order(order: OrderCreated, uow: UnitOfWork) -> None:
     balance = await uow.fetchval("lock_wallet", order.customer_id)
     if await uow.fetchrow("payment_for_order", order.order_id):
-        return  # the order was settled or failed already
+        return  # the order was settled, failed or is waiting for funds already
+    payment = Payment.of_order(order, payment_id_for(order.order_id))
+    now = await uow.fetchval("transaction_time")
     outcome = domain.settle(balance, order.total)
-    payment_id = payment_id_for(order.order_id)
-    resource_ids = [line.resource_id for line in order.lines]
-    lines = [SettledLine(resource_id=line.resource_id, total=line.total) for line in order.lines]
-    await uow.execute(
-        "record_payment",
-        payment_id,
-        order.order_id,
-        order.request_id,
-        order.round,
-        order.customer_id,
-        order.cluster_id,
-        order.total,
-        "settled" if outcome.settled else "failed",
-        None if outcome.settled else "insufficient_funds",
-        outcome.balance_after,
-        resource_ids,
-        json.dumps([line.model_dump() for line in lines]),
-    )
-    if not outcome.settled:
-        await uow.emit(
-            PaymentFailed(
-                order_id=order.order_id,
-                request_id=order.request_id,
-                round=order.round,
-                customer_id=order.customer_id,
-                cluster_id=order.cluster_id,
-                reason="insufficient_funds",
-                amount=order.total,
-                balance=balance,
-                shortfall=outcome.shortfall,
-            )
-        )
-        return
-    if order.total:
-        await uow.execute("set_balance", order.customer_id, outcome.balance_after)
-        await uow.execute(
-            "append_ledger",
-            order.customer_id,
-            "debit",
-            -order.total,
-            f"order:{order.order_id}",
-            order.order_id,
-            outcome.balance_after,
-        )
-    await uow.emit(
-        PaymentSettled(
-            payment_id=payment_id,
-            order_id=order.order_id,
-            request_id=order.request_id,
-            round=order.round,
-            customer_id=order.customer_id,
-            cluster_id=order.cluster_id,
-            amount=order.total,
-            currency=order.currency,
-            method=METHOD,
-            balance_after=outcome.balance_after,
-            resource_ids=resource_ids,
-            settled_at=utc_now(),
-            lines=lines,
-        )
-    )
+    if outcome.settled:
+        await settlement.record(uow, payment, "settled", outcome.balance_after)
+        await settlement.settle(uow, payment, outcome.balance_after, now)
+    elif wait_until := domain.wait_deadline(now, uow.settings.funds_wait_seconds):
+        await settlement.record(uow, payment, "awaiting_funds", balance, wait_until=wait_until)
+        await settlement.announce_wait(uow, payment, outcome, wait_until)
+    else:
+        await settlement.record(uow, payment, "failed", balance, reason=INSUFFICIENT_FUNDS)
+        await settlement.announce_failure(uow, payment, outcome)
+
+
+@registry.query("payment.quote.fund")
+async def fund_quote(quote: QuoteFund, uow: UnitOfWork) -> Reply:
+    """The last hop of a quote: add what the wallet holds. Reads only; a quote creates no wallet."""
+    balance = await uow.fetchval("wallet_balance", quote.customer_id) or 0
+    return Reply(StopPocQuoted(**dict(quote), wallet_balance=balance, wallet_covers=balance >= quote.total))

@@ -1,5 +1,7 @@
 """Wallet arithmetic, with no infrastructure."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -33,3 +35,88 @@ def test_a_credit_must_be_positive(amount):
 def test_negative_inputs_are_refused():
     with pytest.raises(ValueError):
         domain.settle(-1, 10)
+
+
+NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def waiting(order_id: str, amount: int, seconds_left: float) -> domain.Waiting:
+    return domain.Waiting(order_id, amount, NOW + timedelta(seconds=seconds_left))
+
+
+def test_an_order_waits_the_configured_time_and_a_zero_wait_means_none():
+    assert domain.wait_deadline(NOW, 1800) == datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+    assert domain.wait_deadline(NOW, 0.5) == NOW + timedelta(milliseconds=500)
+    assert domain.wait_deadline(NOW, 0) is None
+    with pytest.raises(ValueError):
+        domain.wait_deadline(NOW, -1)
+
+
+def test_waiting_orders_settle_oldest_first_and_stop_at_the_first_not_covered():
+    orders = [waiting("young", 100, 30), waiting("old", 300, 10), waiting("big", 5_000, 20)]
+
+    decisions = domain.resolve_waits(450, orders, NOW)
+
+    # "old" settles; "big" is not covered and still in time, so "young" waits behind it.
+    assert decisions == [("old", domain.Settlement(settled=True, balance_after=150, shortfall=0))]
+
+
+def test_an_order_past_its_deadline_fails_with_its_shortfall_and_lets_the_next_one_settle():
+    orders = [waiting("late", 1_000, 0), waiting("next", 100, 60), waiting("last", 200, 90)]
+
+    decisions = domain.resolve_waits(250, orders, NOW)
+
+    assert decisions == [
+        ("late", domain.Settlement(settled=False, balance_after=250, shortfall=750)),
+        ("next", domain.Settlement(settled=True, balance_after=150, shortfall=0)),
+    ]
+
+
+def test_an_order_past_its_deadline_that_the_balance_covers_settles():
+    # It was held back by an older order that has failed meanwhile; its money came in time.
+    assert domain.resolve_waits(100, [waiting("late", 100, -5)], NOW) == [
+        ("late", domain.Settlement(settled=True, balance_after=0, shortfall=0))
+    ]
+
+
+def test_nothing_is_decided_for_orders_in_time_the_balance_does_not_cover():
+    assert domain.resolve_waits(0, [waiting("a", 1, 5), waiting("b", 2, 6)], NOW) == []
+
+
+@given(
+    balance=amounts,
+    orders=st.lists(st.tuples(st.integers(min_value=0, max_value=10**9), st.integers(-100, 100)), max_size=8),
+)
+def test_resolving_waits_never_spends_more_than_the_balance_and_fails_only_late_orders(balance, orders):
+    waits = [waiting(f"o{i}", amount, left) for i, (amount, left) in enumerate(orders)]
+    by_id = {w.order_id: w for w in waits}
+
+    decisions = domain.resolve_waits(balance, waits, NOW)
+
+    spent = sum(by_id[order_id].amount for order_id, outcome in decisions if outcome.settled)
+    assert spent <= balance
+    running = balance
+    for order_id, outcome in decisions:
+        order = by_id[order_id]
+        assert outcome == domain.settle(running, order.amount)
+        assert outcome.settled or order.wait_until <= NOW  # only a wait that is over fails
+        running = outcome.balance_after
+    decided = [order_id for order_id, _ in decisions]
+    assert len(set(decided)) == len(decided)
+    left = [w for w in sorted(waits, key=lambda w: w.wait_until) if w.order_id not in decided]
+    if left:  # what keeps waiting sits behind an order in time that the balance does not cover
+        assert left[0].wait_until > NOW and left[0].amount > running
+
+
+@pytest.mark.parametrize(
+    ("reference", "kind", "payment_id"),
+    [
+        ("refund:pay-1:srv-1", "refund", "pay-1"),
+        ("topup-1", "credit", None),
+        ("bank:refund:1", "credit", None),
+        ("refund:", "refund", None),
+    ],
+)
+def test_a_credit_referencing_a_refund_is_a_refund(reference, kind, payment_id):
+    assert domain.credit_kind(reference) == kind
+    assert domain.refunded_payment_id(reference) == payment_id
