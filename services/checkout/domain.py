@@ -1,11 +1,12 @@
 """Pricing a round of a conversion: pure functions, no I/O.
 
-Each resource is priced from the catalog for the usage cycle; a discount step takes its
-share off each line (coupons, later); what is left is the line's total. Listed prices
-include VAT, so the VAT is the part of each total it already holds, never added on top.
+Each resource is priced from the catalog for the usage cycle (its ``amount``). The cycle's
+discount comes off each line, then a coupon's discount comes off what is left, split across the
+lines in proportion to their value; what remains is the line's total. Listed prices include
+VAT, so the VAT is the part of each total it already holds, never added on top.
 """
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -13,18 +14,12 @@ from pydantic import ValidationError
 from shared.contract.base import ResourceKind
 from shared.contract.commands import SPEC_BY_KIND, ServerSpec
 from shared.contract.events import RequestedResource
-from shared.money import vat_included
+from shared.money import allocate, divide_half_up, vat_included
 
 UNPRICED_RESOURCE = "unpriced_resource"
 INVALID_USAGE_CYCLE = "invalid_usage_cycle"
-COUPON_NOT_SUPPORTED = "coupon_not_supported"
-
-# Given the line amounts, the discount of each line (same order, none above its amount).
-DiscountStep = Callable[[Sequence[int]], Sequence[int]]
-
-
-def no_discount(amounts: Sequence[int]) -> list[int]:
-    return [0] * len(amounts)
+PERCENT = "percent"
+FIXED = "fixed"
 
 
 @dataclass(frozen=True)
@@ -36,7 +31,26 @@ class Catalog:
 @dataclass(frozen=True)
 class PricingRules:
     vat_percent: int
-    usage_cycles: Collection[int]
+    cycle_discounts: Mapping[int, int]  # usage cycle in months -> percent off
+
+    def __post_init__(self) -> None:
+        if not all(0 <= percent <= 100 for percent in self.cycle_discounts.values()):
+            raise ValueError(f"a usage cycle's discount must be 0..100 percent: {dict(self.cycle_discounts)}")
+
+
+@dataclass(frozen=True)
+class CouponDiscount:
+    """What a coupon the customer may use takes off the order."""
+
+    code: str
+    kind: str  # PERCENT or FIXED
+    value: int  # percent (1..100) or VND
+
+    def amount_off(self, base: int) -> int:
+        """The discount on an order whose lines come to ``base`` after the cycle discount."""
+        if self.kind == PERCENT:
+            return divide_half_up(base * self.value, 100)
+        return min(self.value, base)  # a fixed amount never takes the order below zero
 
 
 @dataclass(frozen=True)
@@ -44,14 +58,17 @@ class Line:
     resource_id: str
     kind: str
     amount: int
-    discount: int
+    discount: int  # cycle_discount + coupon_discount
     tax: int
     total: int
+    cycle_discount: int
+    coupon_discount: int
 
 
 @dataclass(frozen=True)
 class Order:
     lines: tuple[Line, ...]
+    coupon_code: str | None = None
 
     @property
     def subtotal(self) -> int:
@@ -60,6 +77,10 @@ class Order:
     @property
     def discount(self) -> int:
         return sum(line.discount for line in self.lines)
+
+    @property
+    def coupon_discount(self) -> int:
+        return sum(line.coupon_discount for line in self.lines)
 
     @property
     def tax(self) -> int:
@@ -89,10 +110,13 @@ def price_round(
     rules: PricingRules,
     *,
     usage_cycle_months: int,
-    coupon_code: str | None,
+    coupon: CouponDiscount | Rejection | None = None,
 ) -> Order | Rejection:
-    if usage_cycle_months not in rules.usage_cycles:
-        offered = ", ".join(str(c) for c in sorted(rules.usage_cycles))
+    """Price ``resources``; ``coupon`` is the coupon's discount, or why the customer cannot use it
+    (a reason given only once the cycle and every price are known to be fine)."""
+    cycle_percent = rules.cycle_discounts.get(usage_cycle_months)
+    if cycle_percent is None:
+        offered = ", ".join(str(c) for c in sorted(rules.cycle_discounts))
         return Rejection(
             INVALID_USAGE_CYCLE, f"a usage cycle of {usage_cycle_months} months is not offered (offered: {offered})"
         )
@@ -100,13 +124,10 @@ def price_round(
     unpriced = [describe(r) for r, price in zip(resources, monthly, strict=True) if price is None]
     if unpriced:
         return Rejection(UNPRICED_RESOURCE, f"the price list has no price for {', '.join(unpriced)}")
-    # Checked after pricing: a coupon's share of each line will depend on the line amounts.
-    if coupon_code is not None:
-        return Rejection(
-            COUPON_NOT_SUPPORTED, f"coupon {coupon_code!r} cannot be applied: coupons are not supported yet"
-        )
+    if isinstance(coupon, Rejection):
+        return coupon
     amounts = [price * usage_cycle_months for price in monthly]
-    return build_order(resources, amounts, no_discount, rules.vat_percent)
+    return build_order(resources, amounts, cycle_percent, coupon, rules.vat_percent)
 
 
 def monthly_price(resource: RequestedResource, catalog: Catalog) -> int | None:
@@ -133,14 +154,34 @@ def describe(resource: RequestedResource) -> str:
 
 
 def build_order(
-    resources: Sequence[RequestedResource], amounts: Sequence[int], discount_step: DiscountStep, vat_percent: int
+    resources: Sequence[RequestedResource],
+    amounts: Sequence[int],
+    cycle_percent: int,
+    coupon: CouponDiscount | None,
+    vat_percent: int,
 ) -> Order:
-    discounts = discount_step(amounts)
+    """Take the cycle's discount off each line, then the coupon's off what is left: largest
+    remainder over the lines' remaining values, so the parts add up to the coupon exactly and
+    none exceeds its line."""
+    cycle_discounts = [divide_half_up(amount * cycle_percent, 100) for amount in amounts]
+    remaining = [amount - discount for amount, discount in zip(amounts, cycle_discounts, strict=True)]
+    coupon_total = coupon.amount_off(sum(remaining)) if coupon else 0
+    coupon_discounts = allocate(coupon_total, remaining)
     lines = []
-    for resource, amount, discount in zip(resources, amounts, discounts, strict=True):
-        if not 0 <= discount <= amount:
-            raise ValueError(f"discount {discount} on a line of {amount}")
-        total = amount - discount
-        tax = vat_included(total, vat_percent)
-        lines.append(Line(resource.resource_id, resource.kind.value, amount, discount, tax, total))
-    return Order(tuple(lines))
+    for resource, amount, cycle_discount, left, coupon_discount in zip(
+        resources, amounts, cycle_discounts, remaining, coupon_discounts, strict=True
+    ):
+        total = left - coupon_discount
+        lines.append(
+            Line(
+                resource_id=resource.resource_id,
+                kind=resource.kind.value,
+                amount=amount,
+                discount=cycle_discount + coupon_discount,
+                tax=vat_included(total, vat_percent),
+                total=total,
+                cycle_discount=cycle_discount,
+                coupon_discount=coupon_discount,
+            )
+        )
+    return Order(tuple(lines), coupon.code if coupon else None)

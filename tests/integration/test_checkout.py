@@ -42,19 +42,21 @@ async def test_a_round_is_priced_from_the_catalog_into_an_order(settings, client
         created = await client.wait_for("order.created", for_request(data["request_id"]))
 
     order = OrderCreated.model_validate(created.data)
-    # 12 months of 1,200,000 + 20 GiB × 3,000 + 100 GiB × 5,000; VAT is 10/110 of each line.
-    assert [(line.resource_id, line.amount, line.tax, line.total) for line in order.lines] == [
-        ("srv-1", 14_400_000, 1_309_091, 14_400_000),
-        ("vol-1", 720_000, 65_455, 720_000),
-        ("vol-2", 6_000_000, 545_455, 6_000_000),
+    # 12 months of 1,200,000 + 20 GiB × 3,000 + 100 GiB × 5,000, less the 12-month cycle's 10%;
+    # VAT is 10/110 of each line's total.
+    assert [(line.resource_id, line.amount, line.cycle_discount, line.discount, line.tax, line.total)
+            for line in order.lines] == [
+        ("srv-1", 14_400_000, 1_440_000, 1_440_000, 1_178_182, 12_960_000),
+        ("vol-1", 720_000, 72_000, 72_000, 58_909, 648_000),
+        ("vol-2", 6_000_000, 600_000, 600_000, 490_909, 5_400_000),
     ]
-    assert (order.subtotal, order.discount, order.tax, order.total) == (21_120_000, 0, 1_920_001, 21_120_000)
+    assert (order.subtotal, order.discount, order.tax, order.total) == (21_120_000, 2_112_000, 1_728_000, 19_008_000)
     assert (order.currency, order.usage_cycle_months, order.auto_renew, order.round) == ("VND", 12, True, 1)
     assert order.order_id == order_id_for(data["request_id"], 1)
     assert (created.correlationid, created.causationid, created.subject) == (data["request_id"], sent.id, "cl-1")
     row = await database.fetchrow("SELECT * FROM checkout.orders WHERE order_id = $1", order.order_id)
-    assert (row["total"], row["tax"], row["request_id"]) == (21_120_000, 1_920_001, data["request_id"])
-    assert [line["total"] for line in json.loads(row["lines"])] == [14_400_000, 720_000, 6_000_000]
+    assert (row["total"], row["tax"], row["request_id"]) == (19_008_000, 1_728_000, data["request_id"])
+    assert [line["total"] for line in json.loads(row["lines"])] == [12_960_000, 648_000, 5_400_000]
 
 
 @pytest.mark.parametrize(
@@ -63,7 +65,7 @@ async def test_a_round_is_priced_from_the_catalog_into_an_order(settings, client
         ({"resources": [SERVER, GPU_SERVER]}, "unpriced_resource", "srv-9 (server flavor 'gpu-a100')"),
         ({"resources": [LOAD_BALANCER]}, "unpriced_resource", "lb-1 (load_balancer"),
         ({"usage_cycle_months": 2}, "invalid_usage_cycle", "2 months"),
-        ({"coupon_code": "WELCOME10"}, "coupon_not_supported", "'WELCOME10'"),
+        ({"coupon_code": "welcome10"}, "coupon_not_found", "'WELCOME10'"),
     ],
 )
 async def test_a_round_that_cannot_be_priced_is_rejected_with_its_reason(settings, client, database, overrides,
@@ -100,7 +102,7 @@ async def test_a_round_redelivered_under_any_message_id_makes_one_order(settings
 
 
 async def test_copies_of_a_round_handled_at_once_decide_once(settings, client, database):
-    data = requested(coupon_code="RACE")  # a rejection: its table is guarded like the orders
+    data = requested(coupon_code="UNKNOWN")  # a rejection: its table is guarded like the orders
     async with running(settings, "checkout"):
         copies = [await publish_event(client, "stop_poc.requested", data) for _ in range(6)]
         await wait_until(lambda: handled(database, "checkout", *(c.id for c in copies)), what="copies handled")
