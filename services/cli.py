@@ -10,7 +10,10 @@ from shared.topology import SERVICES
 
 from services import runner
 from services.admin import run_async as _run
+from services.checkout.cli import catalog, coupons, orders
+from services.dlq import dlq
 from services.inventory.cli import clusters
+from services.payment.cli import payments, wallet
 
 
 @click.group()
@@ -93,3 +96,9 @@ def asyncapi(output: str | None) -> None:
 
 
 main.add_command(clusters)
+main.add_command(dlq)
+main.add_command(catalog)
+main.add_command(orders)
+main.add_command(coupons)
+main.add_command(wallet)
+main.add_command(payments)

@@ -43,7 +43,7 @@ BINDINGS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "checkout": {
         "commands": ("checkout.#",),
-        "events": ("stop_poc.requested",),
+        "events": ("stop_poc.requested", "payment.settled", "payment.failed"),
     },
     "payment": {
         "commands": ("payment.#",),
@@ -59,6 +59,7 @@ BINDINGS: dict[str, dict[str, tuple[str, ...]]] = {
             "cluster.poc_stopped",
             "wallet.credited",
             "cluster.poc_expiring",
+            "payment.awaiting_funds",
         ),
     },
 }

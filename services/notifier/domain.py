@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from shared.contract.events import (
     ClusterPocExpiring,
     ClusterPocStopped,
+    PaymentAwaitingFunds,
     PaymentFailed,
     PaymentSettled,
     StopPocFailed,
@@ -64,6 +65,18 @@ def payment_settled(event: PaymentSettled) -> Notification:
         f"Payment of {vnd(event.amount)} received",
         f"We charged {vnd(event.amount)} to your credit wallet for {plural(len(event.resource_ids), 'resource')} "
         f"of cluster {event.cluster_id} (round {event.round}). Your balance is now {vnd(event.balance_after)}.",
+    )
+
+
+def payment_awaiting_funds(event: PaymentAwaitingFunds) -> Notification:
+    until = utc(event.wait_until).strftime("%Y-%m-%d %H:%M UTC")
+    return about(
+        event,
+        "payment_awaiting_funds",
+        f"Top up {vnd(event.shortfall)} by {until} to finish stopping POC",
+        f"Stopping POC on cluster {event.cluster_id} (round {event.round}) costs {vnd(event.amount)}; your credit "
+        f"wallet holds {vnd(event.balance)}, {vnd(event.shortfall)} short. Top up at least {vnd(event.shortfall)} "
+        f"by {until} and we will charge it then; after that the payment fails and the resources stay POC.",
     )
 
 
@@ -134,6 +147,7 @@ RENDERERS: dict[str, Callable[[BaseModel], Notification]] = {
     "stop_poc.rejected": stop_poc_rejected,
     "payment.settled": payment_settled,
     "payment.failed": payment_failed,
+    "payment.awaiting_funds": payment_awaiting_funds,
     "stop_poc.failed": stop_poc_failed,
     "cluster.poc_stopped": cluster_poc_stopped,
     "wallet.credited": wallet_credited,

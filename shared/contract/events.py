@@ -58,6 +58,9 @@ class OrderLine(Message):
     discount: int = money(ge=0)
     tax: int = money(ge=0)
     total: int = money(ge=0)
+    # Added fields: what of ``discount`` the usage cycle and the coupon each took off.
+    cycle_discount: int = money(ge=0, default=0)
+    coupon_discount: int = money(ge=0, default=0)
 
 
 class OrderCreated(Message):

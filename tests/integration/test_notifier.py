@@ -19,6 +19,10 @@ EVENTS = {
         **CONVERSION, "order_id": "ord-1", "round": 1, "reason": "insufficient_funds", "amount": 900,
         "balance": 100, "shortfall": 800,
     },
+    "payment.awaiting_funds": {
+        **CONVERSION, "order_id": "ord-1", "round": 1, "amount": 900, "balance": 100, "shortfall": 800,
+        "wait_until": "2025-03-01T09:35:00Z",
+    },
     "stop_poc.failed": {**CONVERSION, "round": 2, "reason": "resources_gone", "detail": "srv-1 was deleted"},
     "cluster.poc_stopped": {**CONVERSION, "rounds": 2, "stopped_at": "2025-03-01T09:05:00Z"},
     "wallet.credited": {
@@ -42,6 +46,7 @@ async def test_each_outcome_records_one_notification_for_the_customer(settings, 
         assert row["title"] and row["body"]
     assert "1,234,567 VND" in by_source[sent["payment.settled"].id]["title"]
     assert "800 VND short" in by_source[sent["payment.failed"].id]["body"]
+    assert "by 2025-03-01 09:35 UTC" in by_source[sent["payment.awaiting_funds"].id]["title"]
     assert "2 rounds" in by_source[sent["cluster.poc_stopped"].id]["body"]
     assert by_source[sent["stop_poc.failed"].id]["request_id"] == "req-1"
     assert by_source[sent["wallet.credited"].id]["cluster_id"] is None

@@ -6,6 +6,7 @@ from services.notifier import domain
 from shared.contract.events import (
     ClusterPocExpiring,
     ClusterPocStopped,
+    PaymentAwaitingFunds,
     PaymentFailed,
     PaymentSettled,
     StopPocFailed,
@@ -50,6 +51,24 @@ def test_a_payment_short_of_funds_names_the_shortfall():
     assert notification.body == (
         "We could not charge 2,400,000 VND for cluster cl-1 (round 1): your credit wallet holds 400,000 VND, "
         "2,000,000 VND short. Top up at least 2,000,000 VND and stop POC again."
+    )
+
+
+def test_a_payment_awaiting_funds_names_the_shortfall_and_the_deadline():
+    wait_until = datetime(2025, 3, 1, 16, 35, tzinfo=timezone(timedelta(hours=7)))
+    event = PaymentAwaitingFunds(
+        order_id="ord-1", round=1, amount=2_400_000, balance=400_000, shortfall=2_000_000, wait_until=wait_until,
+        **CONVERSION,
+    )
+
+    notification = domain.payment_awaiting_funds(event)
+
+    assert (notification.kind, notification.request_id) == ("payment_awaiting_funds", "req-1")
+    assert notification.title == "Top up 2,000,000 VND by 2025-03-01 09:35 UTC to finish stopping POC"
+    assert notification.body == (
+        "Stopping POC on cluster cl-1 (round 1) costs 2,400,000 VND; your credit wallet holds 400,000 VND, "
+        "2,000,000 VND short. Top up at least 2,000,000 VND by 2025-03-01 09:35 UTC and we will charge it then; "
+        "after that the payment fails and the resources stay POC."
     )
 
 
