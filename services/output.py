@@ -19,10 +19,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=lambda v: _plain(v) if isinstance(v, datetime | date) else str(v)))
+
+
+def show_with_rows(
+    record: Mapping[str, Any], rows_key: str, rows: Sequence[Mapping[str, Any]], *, as_json: bool,
+    record_columns: Sequence[str] | None, row_columns: Sequence[str], title: str, rows_title: str | None = None,
+) -> None:
+    """One record and the rows that belong to it (an order and its lines, a wallet and its
+    ledger): one JSON document, or a table for each (no record table if no columns are given)."""
+    if as_json:
+        echo_json({**record, rows_key: [dict(row) for row in rows]})
+        return
+    if record_columns:
+        show([record], record_columns, as_json=False, title=title)
+    show(rows, row_columns, as_json=False, title=rows_title if record_columns else title)
+
+
 def show(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, as_json: bool, title: str | None = None) -> None:
     """Print ``rows``; money columns (ints) are right-aligned with thousands separators."""
     if as_json:
-        click.echo(json.dumps([{k: _plain(v) for k, v in row.items()} for row in rows], indent=2, default=str))
+        echo_json([dict(row) for row in rows])
         return
     table = Table(title=title)
     for column in columns:

@@ -1,14 +1,13 @@
 """``stoppoc orders``, ``stoppoc coupons`` and ``stoppoc catalog``: checkout's records for billing staff."""
 
 import json
-from datetime import date, datetime
 
 import click
 
 from services.admin import fail, with_database
 from services.checkout.catalog import catalog
 from services.checkout.coupons import normalize_code
-from services.output import json_option, show
+from services.output import json_option, show, show_with_rows
 
 __all__ = ["catalog", "coupons", "orders"]
 
@@ -36,13 +35,6 @@ SELECT c.code, c.kind, c.value, c.valid_from, c.valid_until, c.max_redemptions, 
        c.created_at, c.updated_at
 FROM checkout.coupons c LEFT JOIN checkout.coupon_redemptions r ON r.code = c.code
 """
-
-
-def echo_json(value) -> None:
-    def plain(v):
-        return v.isoformat() if isinstance(v, datetime | date) else str(v)
-
-    click.echo(json.dumps(value, indent=2, default=plain))
 
 
 @click.group()
@@ -80,13 +72,12 @@ def show_order(order_id: str, as_json: bool) -> None:
     order, payment = with_database(query)
     if order is None:
         fail(f"no order {order_id!r}")
-    lines = json.loads(order["lines"])
     summary = {k: v for k, v in order.items() if k not in ("lines", "payment")}
+    summary["payment"] = dict(payment) if payment else None
+    show_with_rows(summary, "lines", json.loads(order["lines"]), as_json=as_json, record_columns=ORDER_DETAIL_COLUMNS,
+                   row_columns=LINE_COLUMNS, title=f"order {order_id}", rows_title="lines (VND)")
     if as_json:
-        echo_json({**summary, "lines": lines, "payment": dict(payment) if payment else None})
         return
-    show([summary], ORDER_DETAIL_COLUMNS, as_json=False, title=f"order {order_id}")
-    show(lines, LINE_COLUMNS, as_json=False, title="lines (VND)")
     if payment is None:
         click.echo("payment: none yet")
     else:
@@ -126,9 +117,5 @@ def show_coupon(code: str, as_json: bool) -> None:
     coupon, redemptions = with_database(query)
     if coupon is None:
         fail(f"no coupon {code!r}")
-    rows = [dict(r) for r in redemptions]
-    if as_json:
-        echo_json({**dict(coupon), "redemptions": rows})
-        return
-    show([dict(coupon)], COUPON_COLUMNS, as_json=False, title=f"coupon {code}")
-    show(rows, REDEMPTION_COLUMNS, as_json=False, title="redemptions")
+    show_with_rows(dict(coupon), "redemptions", redemptions, as_json=as_json, record_columns=COUPON_COLUMNS,
+                   row_columns=REDEMPTION_COLUMNS, title=f"coupon {code}", rows_title="redemptions")

@@ -39,9 +39,10 @@ def about(event: BaseModel, kind: str, title: str, body: str) -> Notification:
     )
 
 
-def utc(moment: datetime) -> datetime:
-    # The contract's times are UTC; one without a zone is read as UTC too.
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+def utc(moment: datetime) -> str:
+    """The moment as customers read it. The contract's times are UTC; one without a zone is read as UTC too."""
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def plural(count: int, word: str) -> str:
@@ -69,7 +70,7 @@ def payment_settled(event: PaymentSettled) -> Notification:
 
 
 def payment_awaiting_funds(event: PaymentAwaitingFunds) -> Notification:
-    until = utc(event.wait_until).strftime("%Y-%m-%d %H:%M UTC")
+    until = utc(event.wait_until)
     return about(
         event,
         "payment_awaiting_funds",
@@ -107,7 +108,7 @@ def stop_poc_failed(event: StopPocFailed) -> Notification:
 
 
 def cluster_poc_stopped(event: ClusterPocStopped) -> Notification:
-    when = utc(event.stopped_at).strftime("%Y-%m-%d %H:%M UTC")
+    when = utc(event.stopped_at)
     if event.rounds:
         how = f"its resources were converted to paid resources in {plural(event.rounds, 'round')}"
     else:
@@ -131,7 +132,7 @@ def wallet_credited(event: WalletCredited) -> Notification:
 
 
 def cluster_poc_expiring(event: ClusterPocExpiring) -> Notification:
-    when = utc(event.poc_expires_at).strftime("%Y-%m-%d %H:%M UTC")
+    when = utc(event.poc_expires_at)
     return about(
         event,
         "cluster_poc_expiring",

@@ -1,11 +1,10 @@
 """``stoppoc wallet`` and ``stoppoc payments``: credit wallets, their ledger and the payments of orders."""
 
-import json
 
 import click
 
 from services.admin import fail, with_database
-from services.output import json_option, show
+from services.output import json_option, show, show_with_rows
 
 LEDGER_COLUMNS = ["kind", "amount", "reference", "order_id", "balance_after", "created_at"]
 PAYMENT_COLUMNS = ["payment_id", "order_id", "customer_id", "cluster_id", "round", "amount", "status", "reason",
@@ -37,12 +36,8 @@ def show_wallet(customer_id: str, as_json: bool) -> None:
     found, ledger = with_database(query)
     if found is None:
         fail(f"no wallet for customer {customer_id!r}")
-    rows = [dict(row) for row in ledger]
-    if as_json:
-        document = {**dict(found), "ledger": rows}
-        click.echo(json.dumps(document, indent=2, default=lambda moment: moment.isoformat()))
-        return
-    show(rows, LEDGER_COLUMNS, as_json=False, title=f"Wallet of {customer_id}: {found['balance']:,} VND")
+    show_with_rows(dict(found), "ledger", ledger, as_json=as_json, record_columns=None, row_columns=LEDGER_COLUMNS,
+                   title=f"Wallet of {customer_id}: {found['balance']:,} VND")
 
 
 @wallet.command("list")
