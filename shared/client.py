@@ -7,7 +7,8 @@ Used by ``stoppoc demo`` and by the tests, which drive the services only through
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import aio_pika
@@ -15,7 +16,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 
 from shared import topology
 from shared.envelope import CONTENT_TYPE, Envelope, new_envelope
-from shared.errors import ServiceUnavailable
+from shared.errors import InvalidEnvelope, ServiceUnavailable
 from shared.topology import Names
 
 Predicate = Callable[[dict[str, Any]], bool]
@@ -28,6 +29,13 @@ class ContractClient:
         self.names = names
         self.source = source
         self.events: list[Envelope] = []
+        # How many copies of each event id arrived: more than one only where a publisher crashed
+        # between the broker's confirm and recording it (at-least-once publishing).
+        self.copies: Counter[str] = Counter()
+        # The final events seen, by request id (the first copy of each).
+        self.outcomes: dict[str, list[Envelope]] = {}
+        # Bodies on the events exchange that are not CloudEvents (someone else's poison).
+        self.unreadable = 0
         self._arrived = asyncio.Condition()
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
@@ -65,9 +73,16 @@ class ContractClient:
         self._listeners.append(listener)
 
     async def _on_event(self, message: AbstractIncomingMessage) -> None:
-        envelope = Envelope.parse(message.body)
+        try:
+            envelope = Envelope.parse(message.body)
+        except InvalidEnvelope:
+            self.unreadable += 1
+            return
         async with self._arrived:
             self.events.append(envelope)
+            self.copies[envelope.id] += 1
+            if envelope.routing_key in FINAL_EVENTS and self.copies[envelope.id] == 1:
+                self.outcomes.setdefault(envelope.data.get("request_id"), []).append(envelope)
             self._arrived.notify_all()
         for listener in self._listeners:
             listener(envelope)
@@ -146,6 +161,24 @@ class ContractClient:
             timeout,
             f"conversion {request_id} did not end",
         )
+
+    def duplicates(self) -> dict[str, int]:
+        """Event ids that arrived more than once, with their number of copies."""
+        return {event_id: n for event_id, n in self.copies.items() if n > 1}
+
+    async def wait_for_outcomes(self, request_ids: Iterable[str], *, timeout: float = 120.0) -> dict[str, Envelope]:
+        """The final event of each of these conversions (for batches: cheaper than one
+        ``wait_for_outcome`` each). Raises TimeoutError naming those that did not end."""
+        wanted = set(request_ids)
+        deadline = time.monotonic() + timeout
+        async with self._arrived:
+            while missing := wanted - self.outcomes.keys():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{len(missing)} conversions did not end within {timeout}s: {sorted(missing)[:5]}")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), remaining)
+        return {request_id: self.outcomes[request_id][0] for request_id in wanted}
 
     async def _wait(self, matches: Callable[[Envelope], bool], timeout: float, what: str) -> Envelope:
         deadline = time.monotonic() + timeout

@@ -5,9 +5,16 @@ transaction together with the inbox row of the message and the outbox rows it em
 The message is acknowledged only after that transaction commits. A transient failure is
 retried with bounded backoff; a permanent one, or the last failed attempt, sends the message
 to the queue's dead-letter queue with headers saying why, and the consumer goes on.
+
+A message the broker delivers again (a crash or a lost connection left it unacknowledged) is
+counted in ``redeliveries`` before anything else happens to it; past ``max_deliveries`` it is
+dead-lettered with ``redelivery_limit``, so one whose handling kills the process cannot loop
+forever, whatever the broker's own delivery-limit semantics.
 """
 
+import asyncio
 import contextlib
+import hashlib
 from dataclasses import dataclass
 
 import asyncpg
@@ -29,6 +36,25 @@ from shared.unit_of_work import UnitOfWork, envelope_for
 _CLAIM_INBOX = (
     "INSERT INTO inbox (message_id, type) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING RETURNING 1"
 )
+# Autocommitted on its own, so the count survives whatever the handling does next.
+_COUNT_REDELIVERY = """
+INSERT INTO redeliveries AS r (message_id, deliveries) VALUES ($1, 2)
+ON CONFLICT (message_id) DO UPDATE SET deliveries = r.deliveries + 1, last_redelivered = now()
+RETURNING deliveries, EXISTS (SELECT 1 FROM inbox WHERE message_id = $2) AS handled
+"""
+REDELIVERY_LIMIT = "redelivery_limit"
+HEADER_PREFIX = "x-stoppoc-"
+# Set by `stoppoc dlq replay` on what it publishes again.
+REPLAYED_AT = f"{HEADER_PREFIX}replayed-at"
+
+
+def delivery_key(message: RabbitMessage) -> str:
+    """What redeliveries are counted under: the message id (a digest of the body for a message
+    without one) and, for a message an operator replayed, the replay: each starts a fresh count."""
+    raw = message.raw_message
+    key = raw.message_id or f"sha256:{hashlib.sha256(message.body).hexdigest()}"
+    replayed_at = (raw.headers or {}).get(REPLAYED_AT)
+    return f"{key} replayed {replayed_at}" if replayed_at else key
 
 
 @dataclass(frozen=True)
@@ -60,14 +86,18 @@ class Consumer:
         self._names = names
         self._settings = settings
         self._max_attempts = settings.max_attempts
+        self._max_deliveries = settings.max_deliveries
         self._retry_base = settings.retry_base_seconds
         self._dlx = RabbitExchange(names.dlx, declare=False)
         self._commands = RabbitExchange(names.commands, type=ExchangeType.TOPIC, durable=True, declare=False)
         self._log = get_logger(service=service)
+        self._in_hand: set[asyncio.Task] = set()
 
     async def on_message(self, message: RabbitMessage) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(service=self.service, delivery_tag=message.raw_message.delivery_tag)
+        task = asyncio.current_task()
+        self._in_hand.add(task)
         try:
             await self._handle(message)
         except Exception:
@@ -76,12 +106,35 @@ class Consumer:
             self._log.exception("message returned to its queue")
             with contextlib.suppress(Exception):
                 await message.nack(requeue=True)
-            return
+        else:
+            await self._acknowledge(message)
         finally:
+            self._in_hand.discard(task)
             structlog.contextvars.clear_contextvars()
-        await message.ack()
+
+    async def abandon_in_hand(self) -> int:
+        """Cancel the handling still going on once the graceful timeout is over: each
+        transaction rolls back, and the broker delivers the message again (to another instance,
+        or to this one once it is back). How many were abandoned."""
+        abandoned = [task for task in self._in_hand if not task.done()]
+        for task in abandoned:
+            task.cancel()
+        await asyncio.gather(*abandoned, return_exceptions=True)
+        if abandoned:
+            self._log.warning("messages in hand abandoned at shutdown", count=len(abandoned))
+        return len(abandoned)
+
+    async def _acknowledge(self, message: RabbitMessage) -> None:
+        try:
+            await message.ack()
+        except Exception as error:
+            # The channel went away after the commit: the broker delivers the message again and
+            # the inbox drops it.
+            self._log.warning("acknowledgement lost; the redelivery will be dropped", error=repr(error))
 
     async def _handle(self, message: RabbitMessage) -> None:
+        if message.raw_message.redelivered and await self._past_redelivery_limit(message):
+            return
         try:
             envelope = Envelope.parse(message.body)
             structlog.contextvars.bind_contextvars(
@@ -109,6 +162,35 @@ class Consumer:
                     return
                 self._log.warning("attempt failed", attempt=attempt, transient=transient, error=repr(error))
                 await backoff(attempt, self._retry_base)
+
+    async def _past_redelivery_limit(self, message: RabbitMessage) -> bool:
+        """Count this redelivery; past the limit, dead-letter the message unless it was handled
+        already (then it goes on, and the inbox drops it). True if it was dead-lettered."""
+        key = delivery_key(message)
+        counted = await self._count_redelivery(key, message.raw_message.message_id or "")
+        if counted is None:
+            return False  # the database is away: handling will retry it, then dead-letter it
+        deliveries = counted["deliveries"]
+        self._log.warning("message redelivered", counted_as=key, deliveries=deliveries, handled=counted["handled"])
+        if counted["handled"] or deliveries <= self._max_deliveries:
+            return False
+        detail = (
+            f"delivered {deliveries} times without being acknowledged (STOPPOC_MAX_DELIVERIES="
+            f"{self._max_deliveries}): its handling may be what stops the service"
+        )
+        await self._dead_letter(message, DeadLetterReason(REDELIVERY_LIMIT, detail, deliveries))
+        return True
+
+    async def _count_redelivery(self, key: str, message_id: str) -> asyncpg.Record | None:
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return await self._pool.fetchrow(_COUNT_REDELIVERY, key, message_id)
+            except Exception as error:
+                if not is_transient(error) or attempt == self._max_attempts:
+                    self._log.warning("redelivery not counted", error=repr(error))
+                    return None
+                await backoff(attempt, self._retry_base)
+        return None
 
     async def _run(self, handler: Handler, envelope: Envelope, data, message: RabbitMessage) -> None:
         if handler.query:
@@ -152,13 +234,13 @@ class Consumer:
         headers = dict(raw.headers or {})
         headers.update(
             {
-                "x-stoppoc-service": self.service,
-                "x-stoppoc-error": reason.error,
-                "x-stoppoc-detail": reason.detail[:1000],
-                "x-stoppoc-attempts": reason.attempts,
-                "x-stoppoc-failed-at": utc_now().isoformat(),
-                "x-stoppoc-original-exchange": raw.exchange or "",
-                "x-stoppoc-original-routing-key": raw.routing_key or "",
+                f"{HEADER_PREFIX}service": self.service,
+                f"{HEADER_PREFIX}error": reason.error,
+                f"{HEADER_PREFIX}detail": reason.detail[:1000],
+                f"{HEADER_PREFIX}attempts": reason.attempts,
+                f"{HEADER_PREFIX}failed-at": utc_now().isoformat(),
+                f"{HEADER_PREFIX}original-exchange": raw.exchange or "",
+                f"{HEADER_PREFIX}original-routing-key": raw.routing_key or "",
             }
         )
         self._log.error("message dead-lettered", error=reason.error, detail=reason.detail)

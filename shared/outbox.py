@@ -4,6 +4,9 @@ Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several instances never publ
 same row at the same time; a row is stamped published only after the broker confirmed it.
 A crash between the confirm and the stamp publishes the row again: consumers drop the
 duplicate through their inbox.
+
+While the broker or the database is away the relay backs off (capped, with jitter, so that it
+is publishing again within seconds of their return) and keeps what is pending in the table.
 """
 
 import asyncio
@@ -14,15 +17,22 @@ from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 
 from shared.envelope import CONTENT_TYPE
 from shared.logging import get_logger
+from shared.retry import backoff_seconds
 from shared.topology import Names
 
 BATCH_SIZE = 100
+# A batch whose confirms do not come in this time is rolled back (its rows stay pending), so
+# a broker that stalls (flow control, a half-open socket) cannot hold the rows' locks forever.
+BATCH_TIMEOUT_SECONDS = 30.0
+# The longest wait between two attempts while the broker or the database is away.
+MAX_BACKOFF_SECONDS = 5.0
 
 _CLAIM = """
 SELECT id, message_id, exchange, routing_key, body FROM outbox
 WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
 """
 _STAMP = "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = any($1::bigint[])"
+_RECORD_FAILURE = "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1"
 _COUNT_PENDING = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
 
 
@@ -63,21 +73,37 @@ class OutboxRelay:
         return await self._pool.fetchval(_COUNT_PENDING)
 
     async def publish_batch(self) -> int:
+        """Publish up to a batch of pending rows; stamp those the broker confirmed, even when
+        it went away mid-batch, so that only the unconfirmed rows are published again. The row
+        that failed keeps the error, for operators and tests to see."""
+        failure: Exception | None = None
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(_CLAIM, BATCH_SIZE)
-            for row in rows:
-                await self._broker.publish(
-                    bytes(row["body"]),
-                    exchange=self._exchanges[row["exchange"]],
-                    routing_key=row["routing_key"],
-                    persist=True,
-                    mandatory=False,
-                    content_type=CONTENT_TYPE,
-                    message_id=row["message_id"],
-                )
-            if rows:
-                await conn.execute(_STAMP, [row["id"] for row in rows])
+            confirmed = []
+            try:
+                async with asyncio.timeout(BATCH_TIMEOUT_SECONDS):
+                    for row in rows:
+                        await self._publish(row)
+                        confirmed.append(row["id"])
+            except Exception as error:
+                failure = error
+                await conn.execute(_RECORD_FAILURE, rows[len(confirmed)]["id"], repr(error)[:1000])
+            if confirmed:
+                await conn.execute(_STAMP, confirmed)
+        if failure is not None:
+            raise failure
         return len(rows)
+
+    async def _publish(self, row: asyncpg.Record) -> None:
+        await self._broker.publish(
+            bytes(row["body"]),
+            exchange=self._exchanges[row["exchange"]],
+            routing_key=row["routing_key"],
+            persist=True,
+            mandatory=False,
+            content_type=CONTENT_TYPE,
+            message_id=row["message_id"],
+        )
 
     async def _run(self) -> None:
         failures = 0
@@ -94,8 +120,9 @@ class OutboxRelay:
                 self._log.warning("outbox publish failed", error=repr(error), failures=failures)
                 if stopping:
                     return
+                delay = backoff_seconds(failures, self._poll_seconds, MAX_BACKOFF_SECONDS, floor=0.5)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), min(self._poll_seconds * 2**failures, 30))
+                    await asyncio.wait_for(self._wake.wait(), delay)
                 continue
             if published == BATCH_SIZE:
                 continue

@@ -52,8 +52,9 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
         settings.amqp_url,
         logger=None,
         graceful_timeout=20.0,
-        # Named so operators (and the fault tests) can find this service's connection.
-        client_properties={"connection_name": f"stoppoc-{definition.name}-{settings.namespace}"},
+        # Named so operators (and the fault tests) can find this service's connection. FastStream
+        # turns these into URL parameters, and aiormq takes the connection name from `name`.
+        client_properties={"name": f"stoppoc-{definition.name}-{settings.namespace}"},
     )
     runtime = Runtime(definition, settings, broker)
     log = get_logger(service=definition.name)
@@ -101,6 +102,10 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
         # the broker is still connected.
         for subscriber in broker.subscribers:
             await subscriber.stop()
+        if runtime.consumer:
+            # Still in hand after the graceful timeout: hand them back now, or the broker's own
+            # stop would wait for them a second time.
+            await runtime.consumer.abandon_in_hand()
         if runtime.periodic:
             await runtime.periodic.stop()
         if runtime.relay:

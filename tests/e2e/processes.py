@@ -1,4 +1,9 @@
-"""The four services as separate ``stoppoc run <service>`` processes."""
+"""The four services as separate ``stoppoc run <service>`` processes.
+
+A service may run as several instances, competing consumers of its queue: the first is named
+after the service (``payment``), the others ``payment-2``, ``payment-3``… Every method that
+takes names takes instance names.
+"""
 
 import asyncio
 import os
@@ -12,6 +17,14 @@ import aio_pika
 
 from shared.settings import Settings
 from shared.topology import SERVICES, Names
+
+
+def instance_name(service: str, number: int) -> str:
+    return service if number == 1 else f"{service}-{number}"
+
+
+def service_of(name: str) -> str:
+    return name.split("-", 1)[0]
 
 
 class ServiceProcesses:
@@ -31,24 +44,42 @@ class ServiceProcesses:
             "STOPPOC_RELAY_POLL_SECONDS": str(self.settings.relay_poll_seconds),
             "STOPPOC_RETRY_BASE_SECONDS": str(self.settings.retry_base_seconds),
             "STOPPOC_MAX_ATTEMPTS": str(self.settings.max_attempts),
+            "STOPPOC_MAX_DELIVERIES": str(self.settings.max_deliveries),
+            "STOPPOC_PREFETCH": str(self.settings.prefetch),
             "STOPPOC_SWEEP_SECONDS": str(self.settings.sweep_seconds),
             "STOPPOC_FUNDS_WAIT_SECONDS": str(self.settings.funds_wait_seconds),
+            "STOPPOC_LOG_LEVEL": self.settings.log_level,
         }
 
-    async def start(self, *services: str, timeout: float = 60.0) -> None:
-        for service in services or SERVICES:
-            log = open(self.log_dir / f"{service}.log", "ab")  # noqa: SIM115 (closed with the process)
-            self.processes[service] = subprocess.Popen(
-                [sys.executable, "-m", "services", "run", service, "--no-migrate"],
-                env=self.environment(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            log.close()
-        await self.wait_until_consuming(services or SERVICES, timeout)
+    async def start(self, *services: str, timeout: float = 60.0, instances: int = 1) -> None:
+        """Start ``instances`` instances of each service (every service by default); those
+        already running are left as they are."""
+        chosen = services or SERVICES
+        wanted = [instance_name(s, n) for s in chosen for n in range(1, instances + 1)]
+        await self.restart(*(name for name in wanted if name not in self.processes), timeout=timeout)
+
+    async def restart(self, *names: str, timeout: float = 60.0) -> None:
+        """Start these instances (stopped or killed before) and wait until they consume."""
+        for name in names:
+            self._spawn(name)
+        await self.wait_until_consuming(sorted({service_of(name) for name in names}), timeout)
+
+    def _spawn(self, name: str) -> None:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "services", "run", service_of(name), "--no-migrate"],
+            env=self.environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    def instances(self, service: str) -> list[str]:
+        """The running instances of a service."""
+        return sorted(name for name in self.processes if service_of(name) == service)
 
     async def wait_until_consuming(self, services, timeout: float) -> None:
-        """Ready means: each service's queue has a consumer."""
+        """Ready means: each service's queue has a consumer per running instance."""
         deadline = time.monotonic() + timeout
         connection = await aio_pika.connect(self.settings.amqp_url)
         async with connection:
@@ -56,12 +87,14 @@ class ServiceProcesses:
             for service in services:
                 while True:
                     queue = await channel.declare_queue(self.names.queue(service), passive=True)
-                    if queue.declaration_result.consumer_count > 0:
+                    running = self.instances(service)  # after the await: others may have stopped
+                    if queue.declaration_result.consumer_count >= len(running):
                         break
-                    if self.processes[service].poll() is not None:
-                        raise RuntimeError(f"{service} exited early:\n{self.log(service)}")
+                    for name in running:
+                        if self.processes[name].poll() is not None:
+                            raise RuntimeError(f"{name} exited early:\n{self.log(name)}")
                     if time.monotonic() > deadline:
-                        raise TimeoutError(f"{service} is not consuming after {timeout}s:\n{self.log(service)}")
+                        raise TimeoutError(f"{service} is not consuming after {timeout}s:\n{self.log(running[0])}")
                     await asyncio.sleep(0.1)
 
     def log(self, service: str) -> str:
@@ -70,11 +103,10 @@ class ServiceProcesses:
 
     async def stop(self, *services: str, timeout: float = 30.0) -> dict[str, int]:
         """SIGTERM, then wait for a graceful exit; SIGKILL only past the timeout."""
-        chosen = services or tuple(self.processes)
-        for service in chosen:
-            self.processes[service].send_signal(signal.SIGTERM)
-        for service in chosen:
-            process = self.processes.pop(service)
+        chosen = {name: self.processes.pop(name) for name in services or tuple(self.processes)}
+        for process in chosen.values():
+            process.send_signal(signal.SIGTERM)
+        for service, process in chosen.items():
             try:
                 code = await asyncio.to_thread(process.wait, timeout)
             except subprocess.TimeoutExpired:
@@ -82,3 +114,12 @@ class ServiceProcesses:
                 code = await asyncio.to_thread(process.wait)
             self.exit_codes[service] = code
         return {s: self.exit_codes[s] for s in chosen}
+
+    async def kill(self, *names: str) -> dict[str, int]:
+        """``kill -9``: no shutdown at all, as when a machine dies."""
+        chosen = {name: self.processes.pop(name) for name in names}
+        for process in chosen.values():
+            process.kill()
+        for name, process in chosen.items():
+            self.exit_codes[name] = await asyncio.to_thread(process.wait)
+        return {name: self.exit_codes[name] for name in names}

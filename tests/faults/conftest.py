@@ -1,0 +1,7 @@
+from tests.e2e.conftest import services  # noqa: F401 (the four services as processes)
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", "faults: service processes under injected faults (kill -9, closed connections); in the default run"
+    )

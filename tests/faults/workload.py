@@ -1,0 +1,281 @@
+"""The batch of conversions the fault tests run, planned from a seed.
+
+Customers own several clusters each; their wallets are funded for all of their conversions
+(rich), about half (partial) or none (broke). Among the requests: unknown coupon codes and
+usage cycles not offered (checkout rejects them with a reason), the same request sent twice
+(same request id) and the same message published twice (same message id), a second press on a
+cluster in flight, resources deleted and nodes joining while a conversion is in flight, and
+poison messages (a body that is not JSON, not a CloudEvent, data of the wrong types, an unknown
+type), each of which must end in one service's dead-letter queue with its reason.
+"""
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass, field
+
+from shared.client import ContractClient
+from shared.envelope import new_envelope
+from tests.contract_data import SampleCluster, other, server, volume
+
+FLAVORS = ("general-2c4g", "general-4c8g", "general-8c16g")
+VOLUME_TYPES = ("ssd-standard", "ssd-premium", "hdd-standard")
+CYCLES = (1, 3, 6, 12)
+CYCLE_NOT_OFFERED = 2
+COUPON_REASONS = {"coupon_not_found", "coupon_not_supported"}
+BROKE_CREDIT = 1_000  # less than any resource costs for a month
+POISON_SOURCE = "/faults/poison"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    server_monthly: dict[str, int]
+    volume_gib_monthly: dict[str, int]
+
+    def most(self, resources: list[dict], months: int) -> int:
+        """The most these resources can cost for ``months`` (discounts only lower it)."""
+        total = 0
+        for resource in resources:
+            spec = resource["spec"]
+            if resource["kind"] == "server":
+                total += self.server_monthly[spec["flavor"]] * months
+            elif resource["kind"] == "volume":
+                total += self.volume_gib_monthly[spec["volume_type"]] * spec["size_gib"] * months
+        return total
+
+
+async def load_catalog(database) -> Catalog:
+    servers = await database.fetch("SELECT flavor, monthly_price FROM checkout.server_prices")
+    volumes = await database.fetch("SELECT volume_type, price_per_gib_month FROM checkout.volume_prices")
+    return Catalog({r["flavor"]: r["monthly_price"] for r in servers},
+                   {r["volume_type"]: r["price_per_gib_month"] for r in volumes})
+
+
+@dataclass
+class Conversion:
+    request: dict
+    cluster: SampleCluster
+    # What is special about it: "" (nothing), "coupon", "cycle", "same_request", "same_message",
+    # "second_press", "deletion", "joiner".
+    twist: str = ""
+    # The other request of a second press on the same cluster.
+    second: dict | None = None
+    joiner: dict | None = None
+
+    @property
+    def request_id(self) -> str:
+        return self.request["request_id"]
+
+
+@dataclass(frozen=True)
+class Poison:
+    message_id: str
+    exchange: str  # "commands" or "events"
+    routing_key: str
+    body: bytes
+    service: str  # whose dead-letter queue it must end in
+    error: str
+
+
+@dataclass
+class Customer:
+    customer_id: str
+    funding: str  # "rich", "partial" or "broke"
+    credits: list[dict] = field(default_factory=list)  # distinct references
+    duplicate_credits: list[dict] = field(default_factory=list)  # sent again, same reference
+
+
+@dataclass
+class Plan:
+    customers: dict[str, Customer]
+    conversions: list[Conversion]
+    poison: list[Poison]
+
+    @property
+    def request_ids(self) -> list[str]:
+        ids = [c.request_id for c in self.conversions]
+        return ids + [c.second["request_id"] for c in self.conversions if c.second]
+
+    @property
+    def clusters(self) -> list[SampleCluster]:
+        return [c.cluster for c in self.conversions]
+
+    def conversion_of(self, request_id: str) -> Conversion:
+        for conversion in self.conversions:
+            if request_id in (conversion.request_id, conversion.second and conversion.second["request_id"]):
+                return conversion
+        raise KeyError(request_id)
+
+    @property
+    def commands(self) -> int:
+        """Commands and poison messages the plan sends (duplicates included)."""
+        registrations = sum(1 + len(c.cluster.resources) for c in self.conversions)
+        credits = sum(len(c.credits) + len(c.duplicate_credits) for c in self.customers.values())
+        twists = sum(c.twist in ("same_request", "same_message", "second_press", "deletion", "joiner")
+                     for c in self.conversions)
+        return registrations + credits + len(self.conversions) + twists + len(self.poison)
+
+
+TWISTS = (("coupon", 0.07), ("cycle", 0.03), ("same_request", 0.08), ("same_message", 0.05),
+          ("second_press", 0.05), ("deletion", 0.08), ("joiner", 0.05))
+
+
+def plan(conversions: int, seed: int, catalog: Catalog) -> Plan:
+    rng = random.Random(seed)
+    customers: dict[str, Customer] = {}
+    planned: list[Conversion] = []
+    while len(planned) < conversions:
+        customer_id = f"customer-{seed}-{len(customers) + 1}"
+        funding = rng.choices(("rich", "partial", "broke"), weights=(6, 3, 1))[0]
+        customers[customer_id] = Customer(customer_id, funding)
+        for _ in range(min(rng.randint(2, 4), conversions - len(planned))):
+            planned.append(_conversion(rng, customer_id, len(planned) + 1))
+    for customer in customers.values():
+        _fund(rng, customer, [c for c in planned if c.cluster.customer_id == customer.customer_id], catalog)
+    kinds = [*POISON_KINDS, *rng.choices(POISON_KINDS, k=max(0, conversions // 20 - len(POISON_KINDS)))]
+    poison = [_poison(kind, f"poison-{seed}-{i}") for i, kind in enumerate(kinds, 1)]
+    return Plan(customers, planned, poison)
+
+
+def _cluster(rng: random.Random, customer_id: str, number: int) -> SampleCluster:
+    cluster = SampleCluster()
+    cid = f"{customer_id}-cluster-{number}"
+    cluster.cluster_id, cluster.customer_id = cid, customer_id
+    cluster.cluster = {"cluster_id": cid, "customer_id": customer_id, "name": f"shop-{number}", "poc": True}
+    cluster.servers, cluster.volumes = [], []
+    for n in range(1, rng.randint(1, 3) + 1):
+        cluster.servers.append(server(cid, rid=f"{cid}-srv-{n}", flavor=rng.choice(FLAVORS)))
+        cluster.volumes.append(volume(cid, "boot", rid=f"{cid}-boot-{n}", size_gib=rng.choice((20, 50, 100))))
+    for n in range(1, rng.randint(0, 2) + 1):
+        cluster.volumes.append(volume(cid, "pvc", rid=f"{cid}-pvc-{n}", size_gib=rng.randint(10, 200),
+                                      volume_type=rng.choice(VOLUME_TYPES)))
+    cluster.others = [other(cid, kind) for kind in ("load_balancer", "snapshot") if rng.random() < 0.5]
+    return cluster
+
+
+def _conversion(rng: random.Random, customer_id: str, number: int) -> Conversion:
+    cluster = _cluster(rng, customer_id, number)
+    roll, twist = rng.random(), ""
+    for name, share in TWISTS:
+        if roll < share:
+            twist = name
+            break
+        roll -= share
+    request = cluster.stop_request(
+        request_id=f"{cluster.cluster_id}-request", usage_cycle_months=rng.choice(CYCLES),
+        auto_renew=rng.random() < 0.5,
+    )
+    conversion = Conversion(request, cluster, twist)
+    if twist == "coupon":
+        request["coupon_code"] = f"NO-SUCH-COUPON-{number}"
+    elif twist == "cycle":
+        request["usage_cycle_months"] = CYCLE_NOT_OFFERED
+    elif twist == "second_press":
+        conversion.second = {**request, "request_id": f"{cluster.cluster_id}-request-again"}
+    elif twist == "joiner":
+        conversion.joiner = server(cluster.cluster_id, rid=f"{cluster.cluster_id}-joiner", flavor=rng.choice(FLAVORS))
+    return conversion
+
+
+def _fund(rng: random.Random, customer: Customer, conversions: list[Conversion], catalog: Catalog) -> None:
+    most = sum(
+        catalog.most([*c.cluster.servers, *c.cluster.volumes, *([c.joiner] if c.joiner else [])],
+                     c.request["usage_cycle_months"])
+        for c in conversions
+    )
+    total = {"rich": most, "partial": most // 2, "broke": BROKE_CREDIT}[customer.funding]
+    parts = rng.randint(1, 3)
+    amounts = [total // parts] * (parts - 1) + [total - total // parts * (parts - 1)]
+    customer.credits = [
+        {"customer_id": customer.customer_id, "amount": amount, "reference": f"{customer.customer_id}-topup-{n}"}
+        for n, amount in enumerate(amounts, 1) if amount > 0
+    ]
+    if rng.random() < 0.3:  # a retried top-up: the same reference credits once
+        customer.duplicate_credits = [dict(rng.choice(customer.credits))]
+
+
+def _envelope(routing_key: str, data: dict, message_id: str) -> bytes:
+    return new_envelope(routing_key, data, source=POISON_SOURCE, message_id=message_id).to_json()
+
+
+def _poison(kind: str, message_id: str) -> Poison:
+    if kind == "not_json":
+        return Poison(message_id, "commands", "inventory.stop_poc.request", b'{"specversion": "1.0", "id": ',
+                      "inventory", "invalid_envelope")
+    if kind == "not_a_cloudevent":
+        return Poison(message_id, "events", "stop_poc.requested", json.dumps({"hello": "world"}).encode(),
+                      "checkout", "invalid_envelope")
+    if kind == "wrong_types_request":
+        data = {"request_id": message_id, "customer_id": "c", "cluster_id": "k", "usage_cycle_months": "three",
+                "auto_renew": "maybe"}
+        return Poison(message_id, "commands", "inventory.stop_poc.request",
+                      _envelope("inventory.stop_poc.request", data, message_id), "inventory", "invalid_data")
+    if kind == "wrong_types_credit":
+        data = {"customer_id": "c", "amount": "lots", "reference": message_id}
+        return Poison(message_id, "commands", "payment.wallet.credit",
+                      _envelope("payment.wallet.credit", data, message_id), "payment", "invalid_data")
+    if kind == "unknown_type":
+        return Poison(message_id, "commands", "inventory.cluster.explode",
+                      _envelope("inventory.cluster.explode", {"cluster_id": "k"}, message_id), "inventory",
+                      "unknown_type")
+    raise ValueError(kind)
+
+
+POISON_KINDS = ("not_json", "not_a_cloudevent", "wrong_types_request", "wrong_types_credit", "unknown_type")
+
+
+class Sender:
+    """Sends a plan through the contract, as the platform, the portal and billing would."""
+
+    def __init__(self, client: ContractClient, rng: random.Random) -> None:
+        self.client = client
+        self.rng = rng
+        self._background: list[asyncio.Task] = []
+
+    async def register(self, plan_: Plan) -> None:
+        messages = [("inventory.cluster.upsert", c.cluster) for c in plan_.clusters]
+        messages += [("inventory.resource.upsert", r) for c in plan_.clusters for r in c.resources]
+        self.rng.shuffle(messages)  # the platform's messages arrive in any order
+        for routing_key, data in messages:
+            await self.client.send(routing_key, data)
+
+    async def fund(self, plan_: Plan) -> None:
+        for customer in plan_.customers.values():
+            for credit in [*customer.credits, *customer.duplicate_credits]:
+                await self.client.send("payment.wallet.credit", credit)
+
+    async def press(self, plan_: Plan, seconds: float) -> None:
+        """Every stop request with its twist, and the poison, spread over about ``seconds``,
+        so that faults land while conversions are in flight."""
+        actions = [self._conversion(c) for c in plan_.conversions] + [self._poison(p) for p in plan_.poison]
+        self.rng.shuffle(actions)
+        gap = seconds / len(actions)
+        for action in actions:
+            await action
+            await asyncio.sleep(self.rng.uniform(0, 2 * gap))
+        await asyncio.gather(*self._background)
+
+    async def _conversion(self, conversion: Conversion) -> None:
+        sent = await self.client.send("inventory.stop_poc.request", conversion.request)
+        if conversion.twist == "same_message":
+            await self.client.send("inventory.stop_poc.request", conversion.request, message_id=sent.id)
+        elif conversion.twist == "same_request":
+            self._later(self.client.send("inventory.stop_poc.request", conversion.request))
+        elif conversion.twist == "second_press":
+            await self.client.send("inventory.stop_poc.request", conversion.second)
+        elif conversion.twist == "deletion":
+            doomed = self.rng.choice(conversion.cluster.convertible_ids)
+            self._later(self.client.send("inventory.resource.delete", {"resource_id": doomed}))
+        elif conversion.twist == "joiner":
+            self._later(self.client.send("inventory.resource.upsert", conversion.joiner))
+
+    async def _poison(self, poison: Poison) -> None:
+        exchange = {"commands": self.client.names.commands, "events": self.client.names.events}[poison.exchange]
+        await self.client.publish(exchange, poison.routing_key, poison.body, message_id=poison.message_id)
+
+    def _later(self, send) -> None:
+        async def after_a_while() -> None:
+            await asyncio.sleep(self.rng.uniform(0, 0.3))
+            await send
+
+        self._background.append(asyncio.create_task(after_a_while()))
