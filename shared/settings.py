@@ -16,12 +16,13 @@ class Settings(BaseSettings):
 
     # Messages one service instance handles at once (the channel's prefetch).
     prefetch: int = Field(default=8, ge=1)
-    # Attempts at a message whose failure looks transient, before it is dead-lettered.
-    max_attempts: int = Field(default=5, ge=1)
+    # Attempts at a message whose failure looks transient, before it is dead-lettered. With the
+    # base below the backoff rides out about half a minute of outage (a database restart).
+    max_attempts: int = Field(default=8, ge=1)
     # Deliveries of one message the broker may make before it is dead-lettered with
     # `redelivery_limit`: a message whose handling kills the process is not redelivered forever.
     max_deliveries: int = Field(default=5, ge=1)
-    retry_base_seconds: float = Field(default=0.2, gt=0)
+    retry_base_seconds: float = Field(default=0.5, gt=0)
     # The outbox relay is woken by each commit; this poll catches rows of other instances.
     relay_poll_seconds: float = Field(default=1.0, gt=0)
 
