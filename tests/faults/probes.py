@@ -38,6 +38,14 @@ async def queued_ids(amqp_url: str, queue_name: str) -> set[str]:
         return ids  # closing the channel hands every message back
 
 
+async def dead_letters(amqp_url: str, names, service: str, count: int = 1, timeout: float = 10.0) -> list:
+    """Take ``count`` messages off a service's dead-letter queue, waiting up to ``timeout`` for each."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        queue = await _queue(await connection.channel(), names.dead_letter_queue(service))
+        return [await queue.get(timeout=timeout) for _ in range(count)]
+
+
 async def take_without_ack(amqp_url: str, queue_name: str) -> str:
     """Take the first message of the queue and drop the connection holding it, as a consumer
     that dies mid-handling would: the broker puts it back, marked redelivered. Its id."""

@@ -4,13 +4,13 @@ refused, the redemption an order reserves, and payment (played here) redeeming o
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import aio_pika
 import asyncpg
 import pytest
 
 from services.checkout.handlers import order_id_for
 from shared.envelope import new_envelope
 from tests.contract_data import handled, publish_event, wait_until
+from tests.faults.probes import dead_letters
 from tests.infrastructure import running
 from tests.integration.test_checkout import BOOT, SERVER, for_request, requested
 
@@ -78,11 +78,7 @@ async def test_a_percent_coupon_above_100_is_dead_lettered_with_its_reason(setti
         await client.send("checkout.coupon.upsert", coupon("HALF", value=150))
         await upsert(client, database, coupon("FINE"))  # the consumer went on
 
-        connection = await aio_pika.connect(settings.amqp_url)
-        async with connection:
-            channel = await connection.channel()
-            queue = await channel.declare_queue(names.dead_letter_queue("checkout"), passive=True)
-            dead = await queue.get(timeout=5)
+        [dead] = await dead_letters(settings.amqp_url, names, "checkout")
 
     assert dead.headers["x-stoppoc-error"] == "invalid_data"
     assert "1 to 100 percent" in dead.headers["x-stoppoc-detail"]

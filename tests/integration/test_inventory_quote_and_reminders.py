@@ -8,6 +8,7 @@ import pytest
 
 from shared.envelope import new_envelope
 from tests.contract_data import SampleCluster, wait_until
+from tests.faults.probes import dead_letters
 from tests.infrastructure import running
 
 pytestmark = pytest.mark.integration
@@ -68,11 +69,7 @@ async def test_a_quote_without_reply_to_is_dead_lettered_with_its_reason(setting
     cluster = SampleCluster()
     async with running(settings, "inventory"):
         await client.send("inventory.stop_poc.quote", quote_of(cluster))
-        connection = await aio_pika.connect(settings.amqp_url)
-        async with connection:
-            channel = await connection.channel()
-            dead_letters = await channel.declare_queue(names.dead_letter_queue("inventory"), passive=True)
-            dead = await dead_letters.get(timeout=10)
+        [dead] = await dead_letters(settings.amqp_url, names, "inventory")
 
     assert dead.headers["x-stoppoc-error"] == "invalid_data"
     assert "reply_to" in dead.headers["x-stoppoc-detail"]

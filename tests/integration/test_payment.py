@@ -7,6 +7,7 @@ import pytest
 from shared.contract.events import PaymentFailed, PaymentSettled, WalletCredited
 from shared.contract.replies import StopPocQuoted
 from tests.contract_data import publish_event
+from tests.faults.probes import dead_letters
 from tests.infrastructure import running
 
 pytestmark = pytest.mark.integration
@@ -131,19 +132,13 @@ async def test_a_quote_learns_what_the_wallet_holds_and_creates_no_wallet(settin
 
 
 async def test_invalid_messages_go_to_the_dead_letter_queue_with_their_reason(settings, client, names):
-    import aio_pika
-
     async with running(settings, "payment"):
         await client.send("payment.wallet.credit", {"customer_id": "cus-4", "amount": 1.5, "reference": "r"})
         await client.publish(names.commands, "payment.wallet.credit", b"not json")
         await client.send("payment.wallet.credit", {"customer_id": "cus-4", "amount": 7, "reference": "ok"})
         await client.wait_for("wallet.credited")  # the consumer went on
 
-        connection = await aio_pika.connect(settings.amqp_url)
-        async with connection:
-            channel = await connection.channel()
-            queue = await channel.declare_queue(names.dead_letter_queue("payment"), passive=True)
-            dead = [await queue.get(timeout=5), await queue.get(timeout=5)]
+        dead = await dead_letters(settings.amqp_url, names, "payment", count=2)
 
     errors = sorted(m.headers["x-stoppoc-error"] for m in dead)
     assert errors == ["invalid_data", "invalid_envelope"]
