@@ -17,7 +17,13 @@ async def create_pool(database_url: str, schema: str, **kwargs) -> asyncpg.Pool:
     try:
         return await asyncpg.create_pool(
             database_url,
-            server_settings={"search_path": schema, "application_name": f"stoppoc-{schema}"},
+            server_settings={
+                "search_path": schema,
+                "application_name": f"stoppoc-{schema}",
+                # A killed instance's backend waiting on a lock would otherwise keep its place
+                # (and the locks it holds) until it got the lock; this ends it within seconds.
+                "client_connection_check_interval": "2s",
+            },
             **kwargs,
         )
     except (OSError, asyncpg.PostgresError) as error:
