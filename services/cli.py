@@ -39,19 +39,19 @@ def migrate() -> None:
 
 @main.command()
 @click.argument("service", type=click.Choice([*SERVICES, "all"]))
-@click.option("--migrate/--no-migrate", default=True, show_default=True, help="Apply migrations first.")
-def run(service: str, migrate: bool) -> None:
+@click.option(
+    "--migrate/--no-migrate",
+    default=None,
+    help="Apply the service's migrations as it starts (default: STOPPOC_MIGRATE_ON_START, true).",
+)
+def run(service: str, migrate: bool | None) -> None:
     """Run one service, or all four in one process, until SIGINT or SIGTERM."""
     settings = get_settings()
+    if migrate is not None:
+        settings = settings.model_copy(update={"migrate_on_start": migrate})
     services = SERVICES if service == "all" else (service,)
     configure(settings.log_level)
-
-    async def go() -> None:
-        if migrate:
-            await runner.migrate_all(settings, services)
-        await runner.run_until_signalled(settings, services)
-
-    _run(go())
+    _run(runner.run_until_signalled(settings, services))
 
 
 @main.command()

@@ -70,24 +70,33 @@ async def migrate(conn: asyncpg.Connection, schema: str, package: str) -> list[s
 
 
 async def ensure_database(database_url: str) -> bool:
-    """Create the database named in the URL if it does not exist. True if it was created."""
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    """Create the database named in the URL if it does not exist. True if it was created.
+
+    The server's ``postgres`` database is used only when the named one is missing, so a user
+    without access to it (or without CREATEDB) can still run against an existing database.
+    """
     try:
-        conn = await asyncpg.connect(admin_url)
+        conn = await asyncpg.connect(database_url)
+    except asyncpg.InvalidCatalogNameError:
+        pass
     except (OSError, asyncpg.PostgresError) as error:
         raise ServiceUnavailable(f"cannot reach PostgreSQL at {redact(database_url)}: {error}") from error
-    try:
-        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            return False
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        except asyncpg.DuplicateDatabaseError:
-            return False
-        return True
-    finally:
+    else:
         await conn.close()
+        return False
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    try:
+        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+    except (OSError, asyncpg.PostgresError) as error:
+        raise ServiceUnavailable(f"cannot create database {name!r} at {redact(database_url)}: {error}") from error
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    except asyncpg.DuplicateDatabaseError:
+        return False
+    finally:
+        await admin.close()
+    return True
 
 
 _QUERY_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)

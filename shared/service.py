@@ -75,7 +75,14 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
             await topology.declare_at(settings.amqp_url, names)
         except OSError as error:
             raise ServiceUnavailable(f"cannot reach RabbitMQ: {error}") from error
+        if settings.migrate_on_start:
+            # Each service brings its own schema up to date (idempotent, under an advisory lock),
+            # so `faststream run services.<name>.app:app` works on a fresh database too.
+            await db.ensure_database(settings.database_url)
         runtime.pool = await db.create_pool(settings.database_url, definition.name, min_size=1, max_size=settings.prefetch + 2)
+        if settings.migrate_on_start:
+            async with runtime.pool.acquire() as conn:
+                await db.migrate(conn, definition.name, definition.package)
         runtime.relay = OutboxRelay(runtime.pool, broker, names, settings.relay_poll_seconds)
         runtime.consumer = Consumer(
             definition.name,

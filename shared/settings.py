@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # Reminders before a cluster's POC wallet expires, in days before poc_expires_at.
     reminder_days: list[float] = [7, 1]
 
+    # Apply the service's migrations when it starts (turn off where a separate step migrates).
+    migrate_on_start: bool = True
+
     log_level: str = "INFO"
 
 

@@ -5,7 +5,6 @@ Each test gets a fresh database, copied from a template migrated once per sessio
 queues are deleted afterwards, so test runs can share one RabbitMQ and one PostgreSQL.
 """
 
-import uuid
 
 import asyncpg
 import pytest
@@ -14,12 +13,9 @@ from shared import db, topology
 from shared.client import ContractClient
 from shared.settings import Settings
 from tests import infrastructure
+from tests.infrastructure import unique
 
 SERVICES = ("inventory", "checkout", "payment", "notifier")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture(scope="session")

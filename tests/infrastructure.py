@@ -5,6 +5,7 @@ testcontainers where a Docker engine runs. Neither: the tests fail saying so."""
 import contextlib
 import gc
 import os
+import uuid
 import warnings
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -62,6 +63,10 @@ def postgres_url() -> Iterator[str]:
 
     with PostgresContainer("postgres:15-alpine", driver=None) as container:
         yield container.get_connection_url()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
 def with_database(url: str, name: str) -> str:
