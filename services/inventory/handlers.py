@@ -208,11 +208,12 @@ async def convert_paid_resources(paid: PaymentSettled, uow: UnitOfWork) -> None:
         conversion["auto_renew"], paid_until, utc_now(),
     )
     converted_ids = sorted(r["resource_id"] for r in converted)
-    # A resource deleted while its round was in flight cannot become real: refund its line.
-    gone = set(round_row["resource_ids"]) - set(converted_ids)
-    if gone:
-        await uow.execute("release_deleted_resources", paid.request_id, paid.round)
-        await _refund(uow, paid, gone)
+    # A resource deleted while its round was in flight, or made real by the platform meanwhile
+    # (converted on its own portal), is not converted by this payment: refund its line.
+    not_converted = set(round_row["resource_ids"]) - set(converted_ids)
+    if not_converted:
+        await uow.execute("release_resources", paid.request_id, paid.round)
+        await _refund(uow, paid, not_converted)
     await uow.execute("finish_round", paid.request_id, paid.round, "paid", paid.payment_id, paid.amount)
     if converted_ids:
         await uow.emit(

@@ -42,17 +42,13 @@ UPDATE resources SET converting_request_id = NULL, converting_round = NULL, upda
 WHERE converting_request_id = $1 AND converting_round = $2;
 
 -- name: convert_resources
--- Turns the held, still existing resources of a paid round into real ones.
+-- Turns the held resources of a paid round that still exist and are still POC into real ones.
 UPDATE resources
 SET billing = 'real', converting_request_id = NULL, converting_round = NULL,
     converted_request_id = $1, usage_cycle_months = $3, auto_renew = $4, paid_until = $5,
     converted_at = $6, updated_at = now()
-WHERE converting_request_id = $1 AND converting_round = $2 AND deleted_at IS NULL
+WHERE converting_request_id = $1 AND converting_round = $2 AND deleted_at IS NULL AND billing = 'poc'
 RETURNING resource_id;
-
--- name: release_deleted_resources
-UPDATE resources SET converting_request_id = NULL, converting_round = NULL
-WHERE converting_request_id = $1 AND converting_round = $2 AND deleted_at IS NOT NULL;
 
 -- name: conversion
 SELECT request_id, customer_id, cluster_id, usage_cycle_months, auto_renew, coupon_code, status, rounds

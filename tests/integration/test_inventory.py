@@ -230,3 +230,34 @@ async def test_a_redelivered_settlement_changes_nothing(settings, client, databa
     assert len(client.seen("resources.converted")) == 1
     assert len(client.seen("cluster.poc_stopped")) == 1
     assert await database.fetchval("SELECT count(*) FROM inventory.inbox WHERE type LIKE '%payment.settled%'") == 2
+
+
+async def test_a_resource_made_real_elsewhere_while_its_round_is_paid_is_refunded_not_charged_twice(
+    settings, client, database
+):
+    cluster = SampleCluster()
+    async with running(settings, "inventory"):
+        await cluster.register(client)
+        request = cluster.stop_request()
+        await client.send("inventory.stop_poc.request", request)
+        round_1 = await requested_round(client, request["request_id"])
+        # The customer converted this server on the vServer portal meanwhile.
+        converted_elsewhere = {**cluster.servers[1], "billing": "real"}
+        await client.send("inventory.resource.upsert", converted_elsewhere)
+        await client.wait_for(
+            "resource.registered",
+            lambda d: d["resource_id"] == converted_elsewhere["resource_id"] and d["billing"] == "real",
+        )
+        payment = settled(round_1, price=7000)
+        await publish_event(client, "payment.settled", payment)
+        stopped = await client.wait_for_outcome(request["request_id"])
+
+    rid = converted_elsewhere["resource_id"]
+    assert stopped.routing_key == "cluster.poc_stopped"
+    assert rid not in (await client.wait_for("resources.converted")).data["resource_ids"]
+    refunds = await database.fetch("SELECT body FROM inventory.outbox WHERE routing_key = 'payment.wallet.credit'")
+    assert [json.loads(r["body"])["data"] for r in refunds] == [
+        {"customer_id": cluster.customer_id, "amount": 7000, "reference": f"refund:{payment['payment_id']}:{rid}"}
+    ]
+    holds = await database.fetchval("SELECT count(*) FROM inventory.resources WHERE converting_request_id IS NOT NULL")
+    assert holds == 0
