@@ -23,6 +23,14 @@ def settled(requested: dict, price: int = 1000, **overrides) -> dict:
     }
 
 
+async def press_stop_poc(client, cluster: SampleCluster, **terms) -> tuple[dict, dict]:
+    """Register the cluster, press Stop POC and wait for round 1: the request and the round."""
+    await cluster.register(client)
+    request = cluster.stop_request(**terms)
+    await client.send("inventory.stop_poc.request", request)
+    return request, await requested_round(client, request["request_id"])
+
+
 async def requested_round(client, request_id: str, round_: int = 1) -> dict:
     event = await client.wait_for(
         "stop_poc.requested", lambda d: d["request_id"] == request_id and d["round"] == round_
@@ -47,10 +55,7 @@ async def test_registrations_and_deletions_are_confirmed_by_events(settings, cli
 async def test_a_paid_round_makes_its_resources_real_and_stops_the_cluster_poc(settings, client, database):
     cluster = SampleCluster()
     async with running(settings, "inventory"):
-        await cluster.register(client)
-        request = cluster.stop_request(usage_cycle_months=3, auto_renew=True)
-        await client.send("inventory.stop_poc.request", request)
-        round_1 = await requested_round(client, request["request_id"])
+        request, round_1 = await press_stop_poc(client, cluster, usage_cycle_months=3, auto_renew=True)
         await publish_event(client, "payment.settled", settled(round_1))
         stopped = await client.wait_for_outcome(request["request_id"])
 
@@ -73,10 +78,7 @@ async def test_a_paid_round_makes_its_resources_real_and_stops_the_cluster_poc(s
 async def test_a_node_that_joins_during_the_conversion_gets_the_next_round(settings, client):
     cluster = SampleCluster()
     async with running(settings, "inventory"):
-        await cluster.register(client)
-        request = cluster.stop_request()
-        await client.send("inventory.stop_poc.request", request)
-        round_1 = await requested_round(client, request["request_id"])
+        request, round_1 = await press_stop_poc(client, cluster)
         newcomer = server(cluster.cluster_id)
         await client.send("inventory.resource.upsert", newcomer)
         await client.wait_for("resource.registered", lambda d: d["resource_id"] == newcomer["resource_id"])
@@ -93,10 +95,7 @@ async def test_a_node_that_joins_during_the_conversion_gets_the_next_round(setti
 async def test_a_failed_payment_puts_the_resources_back_to_poc_for_another_try(settings, client, database):
     cluster = SampleCluster()
     async with running(settings, "inventory"):
-        await cluster.register(client)
-        first = cluster.stop_request()
-        await client.send("inventory.stop_poc.request", first)
-        round_1 = await requested_round(client, first["request_id"])
+        first, round_1 = await press_stop_poc(client, cluster)
         await publish_event(client, "payment.failed", {
             "order_id": "o-1", "request_id": first["request_id"], "round": 1, "customer_id": cluster.customer_id,
             "cluster_id": cluster.cluster_id, "reason": "insufficient_funds", "amount": 900, "balance": 100,
@@ -117,10 +116,7 @@ async def test_a_failed_payment_puts_the_resources_back_to_poc_for_another_try(s
 async def test_an_unpriceable_round_fails_the_conversion(settings, client):
     cluster = SampleCluster()
     async with running(settings, "inventory"):
-        await cluster.register(client)
-        request = cluster.stop_request()
-        await client.send("inventory.stop_poc.request", request)
-        await requested_round(client, request["request_id"])
+        request, _ = await press_stop_poc(client, cluster)
         await publish_event(client, "order.rejected", {
             "request_id": request["request_id"], "round": 1, "customer_id": cluster.customer_id,
             "cluster_id": cluster.cluster_id, "reason": "unpriced_resource", "detail": "srv-x: flavor weird",
@@ -192,10 +188,7 @@ async def test_a_cluster_whose_resources_were_all_converted_one_by_one_stops_wit
 async def test_a_resource_deleted_while_its_round_is_paid_is_refunded_not_converted(settings, client, database):
     cluster = SampleCluster()
     async with running(settings, "inventory"):
-        await cluster.register(client)
-        request = cluster.stop_request()
-        await client.send("inventory.stop_poc.request", request)
-        round_1 = await requested_round(client, request["request_id"])
+        request, round_1 = await press_stop_poc(client, cluster)
         gone = cluster.volumes[2]["resource_id"]
         await client.send("inventory.resource.delete", {"resource_id": gone})
         await client.wait_for("resource.deleted")
@@ -215,10 +208,7 @@ async def test_a_redelivered_settlement_changes_nothing(settings, client, databa
     cluster = SampleCluster()
     one_at_a_time = settings.model_copy(update={"prefetch": 1})  # so the marker is handled last
     async with running(one_at_a_time, "inventory"):
-        await cluster.register(client)
-        request = cluster.stop_request()
-        await client.send("inventory.stop_poc.request", request)
-        round_1 = await requested_round(client, request["request_id"])
+        request, round_1 = await press_stop_poc(client, cluster)
         payment = settled(round_1)
         first = await publish_event(client, "payment.settled", payment)
         await client.wait_for_outcome(request["request_id"])
@@ -237,10 +227,7 @@ async def test_a_resource_made_real_elsewhere_while_its_round_is_paid_is_refunde
 ):
     cluster = SampleCluster()
     async with running(settings, "inventory"):
-        await cluster.register(client)
-        request = cluster.stop_request()
-        await client.send("inventory.stop_poc.request", request)
-        round_1 = await requested_round(client, request["request_id"])
+        request, round_1 = await press_stop_poc(client, cluster)
         # The customer converted this server on the vServer portal meanwhile.
         converted_elsewhere = {**cluster.servers[1], "billing": "real"}
         await client.send("inventory.resource.upsert", converted_elsewhere)
