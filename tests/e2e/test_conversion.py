@@ -18,18 +18,24 @@ async def credit(client, customer_id: str, amount: int) -> Envelope:
     return await client.wait_for("wallet.credited", lambda d: d["reference"] == reference)
 
 
+async def funded_conversion(client, funds: int, **terms):
+    """A registered sample cluster whose wallet holds ``funds``, pressed Stop POC to the end:
+    the cluster, the request, the credit event and the final event."""
+    cluster = SampleCluster()
+    await cluster.register(client)
+    funded = await credit(client, cluster.customer_id, funds)
+    request = cluster.stop_request(**terms)
+    await client.send("inventory.stop_poc.request", request)
+    return cluster, request, funded, await client.wait_for_outcome(request["request_id"])
+
+
 def of(request: dict):
     return lambda d: d.get("request_id") == request["request_id"]
 
 
 async def test_a_poc_cluster_is_converted_and_charged_exactly_its_order_total(services, client, database):
     await services.start()
-    cluster = SampleCluster()
-    await cluster.register(client)
-    funded = await credit(client, cluster.customer_id, 50_000_000)
-    request = cluster.stop_request(usage_cycle_months=3, auto_renew=True)
-    await client.send("inventory.stop_poc.request", request)
-    outcome = await client.wait_for_outcome(request["request_id"])
+    cluster, request, funded, outcome = await funded_conversion(client, 50_000_000, usage_cycle_months=3, auto_renew=True)
 
     assert outcome.routing_key == "cluster.poc_stopped"
     order = (await client.wait_for("order.created", of(request))).data
@@ -58,12 +64,7 @@ async def test_a_poc_cluster_is_converted_and_charged_exactly_its_order_total(se
 
 async def test_a_wallet_that_cannot_pay_fails_the_conversion_and_the_resources_stay_poc(services, client, database):
     await services.start()
-    cluster = SampleCluster()
-    await cluster.register(client)
-    await credit(client, cluster.customer_id, 1_000)
-    request = cluster.stop_request()
-    await client.send("inventory.stop_poc.request", request)
-    outcome = await client.wait_for_outcome(request["request_id"])
+    cluster, request, _, outcome = await funded_conversion(client, 1_000)
 
     assert (outcome.routing_key, outcome.data["reason"]) == ("stop_poc.failed", "insufficient_funds")
     failed = (await client.wait_for("payment.failed", of(request))).data
@@ -155,12 +156,7 @@ async def test_a_cluster_converted_resource_by_resource_stops_without_an_order(s
 
 async def test_redelivering_every_message_of_a_conversion_changes_nothing(services, client, database):
     await services.start()
-    cluster = SampleCluster()
-    await cluster.register(client)
-    await credit(client, cluster.customer_id, 50_000_000)
-    request = cluster.stop_request()
-    await client.send("inventory.stop_poc.request", request)
-    await client.wait_for_outcome(request["request_id"])
+    cluster, request, _, _ = await funded_conversion(client, 50_000_000)
     balance = await _balance(database, cluster.customer_id)
     before = _distinct_events(client, request)
 
