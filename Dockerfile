@@ -5,8 +5,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
 COPY pyproject.toml README.md ./
+COPY client ./client
 COPY shared ./shared
 COPY services ./services
+COPY cli ./cli
 RUN pip install . && useradd --system --uid 10001 stoppoc
 
 USER stoppoc

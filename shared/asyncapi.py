@@ -5,24 +5,25 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.contract import COMMANDS, EVENTS, REPLIES
-from shared.envelope import CONTENT_TYPE, type_for
-from shared.topology import BINDINGS
+from stoppoc.contract import COMMANDS, EVENTS, REPLIES
+from stoppoc.contract.envelope import CONTENT_TYPE, type_for
+from stoppoc.shared.topology import Topology
 
-_ENVELOPE = {
+_ENVELOPE_PROPERTIES: dict[str, Any] = {
+    "specversion": {"const": "1.0"},
+    "id": {"type": "string", "description": "unique; the idempotency key"},
+    "source": {"type": "string"},
+    "time": {"type": "string", "format": "date-time"},
+    "datacontenttype": {"const": "application/json"},
+    "subject": {"type": "string", "description": "the cluster id where there is one"},
+    "correlationid": {"type": "string", "description": "the stop request id of the conversion"},
+    "causationid": {"type": "string", "description": "the id of the message that caused this one"},
+}
+_ENVELOPE: dict[str, Any] = {
     "type": "object",
     "description": "CloudEvents 1.0, structured JSON",
     "required": ["specversion", "id", "source", "type", "time", "data"],
-    "properties": {
-        "specversion": {"const": "1.0"},
-        "id": {"type": "string", "description": "unique; the idempotency key"},
-        "source": {"type": "string"},
-        "time": {"type": "string", "format": "date-time"},
-        "datacontenttype": {"const": "application/json"},
-        "subject": {"type": "string", "description": "the cluster id where there is one"},
-        "correlationid": {"type": "string", "description": "the stop request id of the conversion"},
-        "causationid": {"type": "string", "description": "the id of the message that caused this one"},
-    },
+    "properties": _ENVELOPE_PROPERTIES,
 }
 
 
@@ -32,14 +33,25 @@ def _name(routing_key: str) -> str:
 
 def _message(routing_key: str, model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The message object and the schemas its data refers to."""
-    payload = {**_ENVELOPE, "properties": {**_ENVELOPE["properties"], "type": {"const": type_for(routing_key)},
-                                           "data": model.model_json_schema(ref_template="#/components/schemas/{model}")}}
-    defs = payload["properties"]["data"].pop("$defs", {})
-    return {"name": type_for(routing_key), "contentType": CONTENT_TYPE, "title": model.__name__,
-            "summary": (model.__doc__ or "").strip().split("\n")[0] or None, "payload": payload}, defs
+    data = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs: dict[str, Any] = data.pop("$defs", {})
+    payload = {
+        **_ENVELOPE,
+        "properties": {**_ENVELOPE_PROPERTIES, "type": {"const": type_for(routing_key)}, "data": data},
+    }
+    message: dict[str, Any] = {
+        "name": type_for(routing_key),
+        "contentType": CONTENT_TYPE,
+        "title": model.__name__,
+        "payload": payload,
+    }
+    if summary := (model.__doc__ or "").strip().split("\n")[0]:
+        message["summary"] = summary  # AsyncAPI wants a string or nothing, never null
+    return message, defs
 
 
-def document(namespace: str = "stoppoc") -> dict[str, Any]:
+def document(topology: Topology, namespace: str = "stoppoc") -> dict[str, Any]:
+    """``topology``: which service consumes what (``stoppoc.services.registry.topology()``)."""
     channels: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
@@ -50,16 +62,17 @@ def document(namespace: str = "stoppoc") -> dict[str, Any]:
             schemas.update(defs)
             name = _name(routing_key)
             messages[name] = message
-            consumers = sorted(
-                service for service, bound in BINDINGS.items()
-                if any(_matches(pattern, routing_key) for pattern in bound.get(exchange, ()))
-            )
+            consumers = sorted(service for service, bound in topology.items() if bound.receives(exchange, routing_key))
             channels[name] = {
                 "address": routing_key,
                 "messages": {name: {"$ref": f"#/components/messages/{name}"}},
                 "description": f"exchange {namespace}.{exchange}; consumed by {', '.join(consumers) or 'subscribers'}",
-                "bindings": {"amqp": {"is": "routingKey", "exchange": {
-                    "name": f"{namespace}.{exchange}", "type": "topic", "durable": True}}},
+                "bindings": {
+                    "amqp": {
+                        "is": "routingKey",
+                        "exchange": {"name": f"{namespace}.{exchange}", "type": "topic", "durable": True},
+                    }
+                },
             }
             operations[f"send_{name}"] = {"action": "send", "channel": {"$ref": f"#/channels/{name}"}}
     for routing_key, model in sorted(REPLIES.items()):
@@ -68,16 +81,13 @@ def document(namespace: str = "stoppoc") -> dict[str, Any]:
         messages[_name(routing_key)] = {**message, "description": "a reply to the caller's reply_to"}
     return {
         "asyncapi": "3.0.0",
-        "info": {"title": "stoppoc", "version": "1",
-                 "description": "The Stop POC conversion: commands, events and replies (see docs/contract.md)."},
+        "info": {
+            "title": "stoppoc",
+            "version": "1",
+            "description": "The Stop POC conversion: commands, events and replies (see docs/contract.md).",
+        },
         "defaultContentType": CONTENT_TYPE,
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},
     }
-
-
-def _matches(pattern: str, routing_key: str) -> bool:
-    if pattern.endswith(".#"):
-        return routing_key.startswith(pattern[:-1])
-    return pattern == routing_key

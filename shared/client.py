@@ -1,7 +1,8 @@
-"""A client of the public contract, as a portal backend or ops tool would write one:
-sends commands to ``NS.commands`` and watches every event on ``NS.events``.
+"""A watcher of the whole contract: sends commands to ``NS.commands`` and keeps every event on
+``NS.events`` in memory, with the final event of each conversion.
 
-Used by ``stoppoc demo`` and by the tests, which drive the services only through it.
+A test harness (the tests drive the services only through it) and the eyes of ``stoppoc demo``;
+portal backends use ``stoppoc.client`` instead.
 """
 
 import asyncio
@@ -14,49 +15,57 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
-from shared import topology
-from shared.envelope import CONTENT_TYPE, Envelope, new_envelope
-from shared.errors import InvalidEnvelope, ServiceUnavailable
-from shared.topology import Names
+from stoppoc.contract.envelope import CONTENT_TYPE, Envelope, new_envelope
+from stoppoc.contract.errors import InvalidEnvelope, unreachable
+from stoppoc.shared import topology
+from stoppoc.shared.topology import Names, Topology
 
 Predicate = Callable[[dict[str, Any]], bool]
-FINAL_EVENTS = ("cluster.poc_stopped", "stop_poc.failed", "stop_poc.rejected")
+FINAL_EVENTS = ("cluster.poc_stopped", "stop_poc.completed", "stop_poc.failed", "stop_poc.rejected")
 
 
 class ContractClient:
-    def __init__(self, amqp_url: str, names: Names, source: str = "/stoppoc/client") -> None:
+    def __init__(
+        self, amqp_url: str, names: Names, source: str = "/stoppoc/client", declare: Topology | None = None
+    ) -> None:
+        """``declare``: the service queues to declare on connecting, so that commands sent before
+        a service starts wait in its queue."""
         self.amqp_url = amqp_url
         self.names = names
         self.source = source
+        self._declare = declare
         self.events: list[Envelope] = []
         # How many copies of each event id arrived: more than one only where a publisher crashed
         # between the broker's confirm and recording it (at-least-once publishing).
         self.copies: Counter[str] = Counter()
         # The final events seen, by request id (the first copy of each).
         self.outcomes: dict[str, list[Envelope]] = {}
-        # Bodies on the events exchange that are not CloudEvents (someone else's poison).
-        self.unreadable = 0
         self._arrived = asyncio.Condition()
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._listeners: list[Callable[[Envelope], None]] = []
-        self._pending: dict[str, asyncio.Future] = {}
+        self._pending: dict[str, asyncio.Future[Envelope]] = {}
+
+    @property
+    def channel(self) -> AbstractChannel:
+        if self._channel is None:
+            raise RuntimeError("the client is not connected")
+        return self._channel
 
     async def __aenter__(self) -> "ContractClient":
         await self.connect()
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def connect(self) -> None:
         try:
             self._connection = await aio_pika.connect_robust(self.amqp_url)
         except OSError as error:
-            raise ServiceUnavailable(f"cannot reach RabbitMQ: {error}") from error
+            raise unreachable("RabbitMQ", self.amqp_url, error) from error
         self._channel = await self._connection.channel(publisher_confirms=True)
-        # Declaring the topology means commands sent before a service starts wait in its queue.
-        await topology.declare(self._channel, self.names)
+        await topology.declare(self._channel, self.names, self._declare or {})
         events = await self._channel.get_exchange(self.names.events)
         queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(events, routing_key="#")
@@ -76,13 +85,12 @@ class ContractClient:
         try:
             envelope = Envelope.parse(message.body)
         except InvalidEnvelope:
-            self.unreadable += 1
-            return
+            return  # someone else's poison on the events exchange
         async with self._arrived:
             self.events.append(envelope)
             self.copies[envelope.id] += 1
             if envelope.routing_key in FINAL_EVENTS and self.copies[envelope.id] == 1:
-                self.outcomes.setdefault(envelope.data.get("request_id"), []).append(envelope)
+                self.outcomes.setdefault(str(envelope.data.get("request_id")), []).append(envelope)
             self._arrived.notify_all()
         for listener in self._listeners:
             listener(envelope)
@@ -99,16 +107,18 @@ class ContractClient:
         self._pending[envelope.id] = reply
         try:
             await self.publish(
-                self.names.commands, routing_key, envelope.to_json(), message_id=envelope.id,
-                reply_to=self._replies.name, correlation_id=envelope.id,
+                self.names.commands,
+                routing_key,
+                envelope.to_json(),
+                message_id=envelope.id,
+                reply_to=self._replies.name,
+                correlation_id=envelope.id,
             )
             return await asyncio.wait_for(reply, timeout)
         finally:
             self._pending.pop(envelope.id, None)
 
-    async def send(
-        self, routing_key: str, data: dict[str, Any], *, message_id: str | None = None
-    ) -> Envelope:
+    async def send(self, routing_key: str, data: dict[str, Any], *, message_id: str | None = None) -> Envelope:
         """Send a command; its correlation id is the stop request id where there is one."""
         envelope = new_envelope(
             routing_key,
@@ -122,10 +132,17 @@ class ContractClient:
         return envelope
 
     async def publish(
-        self, exchange: str, routing_key: str, body: bytes, *, message_id: str | None = None, headers=None,
-        reply_to: str | None = None, correlation_id: str | None = None,
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str | None = None,
+        headers: dict[str, Any] | None = None,
+        reply_to: str | None = None,
+        correlation_id: str | None = None,
     ) -> None:
-        target = await self._channel.get_exchange(exchange)
+        target = await self.channel.get_exchange(exchange)
         await target.publish(
             aio_pika.Message(
                 body,
@@ -140,13 +157,9 @@ class ContractClient:
         )
 
     def seen(self, routing_key: str, where: Predicate | None = None) -> list[Envelope]:
-        return [
-            e for e in self.events if e.routing_key == routing_key and (where is None or where(e.data))
-        ]
+        return [e for e in self.events if e.routing_key == routing_key and (where is None or where(e.data))]
 
-    async def wait_for(
-        self, routing_key: str, where: Predicate | None = None, *, timeout: float = 30.0
-    ) -> Envelope:
+    async def wait_for(self, routing_key: str, where: Predicate | None = None, *, timeout: float = 30.0) -> Envelope:
         """The first event with this routing key whose data matches ``where``."""
         return await self._wait(
             lambda e: e.routing_key == routing_key and (where is None or where(e.data)),
@@ -175,7 +188,9 @@ class ContractClient:
             while missing := wanted - self.outcomes.keys():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(f"{len(missing)} conversions did not end within {timeout}s: {sorted(missing)[:5]}")
+                    raise TimeoutError(
+                        f"{len(missing)} conversions did not end within {timeout}s: {sorted(missing)[:5]}"
+                    )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._arrived.wait(), remaining)
         return {request_id: self.outcomes[request_id][0] for request_id in wanted}

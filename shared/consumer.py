@@ -15,37 +15,28 @@ forever, whatever the broker's own delivery-limit semantics.
 import asyncio
 import contextlib
 import hashlib
-from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import structlog
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 from faststream.rabbit.message import RabbitMessage
+from pydantic import BaseModel
 
-from shared.contract import validate_data
-from shared.envelope import CONTENT_TYPE, Envelope, utc_now
-from shared.errors import InvalidData, PermanentMessageError
-from shared.handlers import Forward, Handler, HandlerRegistry
-from shared.logging import get_logger
-from shared.outbox import OutboxRelay
-from shared.retry import backoff, is_transient
-from shared.settings import Settings
-from shared.topology import Names
-from shared.unit_of_work import UnitOfWork, envelope_for
-
-_CLAIM_INBOX = (
-    "INSERT INTO inbox (message_id, type) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING RETURNING 1"
-)
-# Autocommitted on its own, so the count survives whatever the handling does next.
-_COUNT_REDELIVERY = """
-INSERT INTO redeliveries AS r (message_id, deliveries) VALUES ($1, 2)
-ON CONFLICT (message_id) DO UPDATE SET deliveries = r.deliveries + 1, last_redelivered = now()
-RETURNING deliveries, EXISTS (SELECT 1 FROM inbox WHERE message_id = $2) AS handled
-"""
-REDELIVERY_LIMIT = "redelivery_limit"
-HEADER_PREFIX = "x-stoppoc-"
-# Set by `stoppoc dlq replay` on what it publishes again.
-REPLAYED_AT = f"{HEADER_PREFIX}replayed-at"
+from stoppoc.contract import validate_data
+from stoppoc.contract.envelope import CONTENT_TYPE, Envelope
+from stoppoc.contract.errors import InvalidData, PermanentMessageError
+from stoppoc.shared.dead_letters import REDELIVERY_LIMIT, REPLAYED_AT, DeadLetterReason, dead_letter_headers
+from stoppoc.shared.handlers import Forward, Handler, HandlerRegistry, Reply
+from stoppoc.shared.logging import get_logger
+from stoppoc.shared.messaging import QUERIES as MESSAGING
+from stoppoc.shared.messaging import Redelivery
+from stoppoc.shared.outbox import OutboxRelay
+from stoppoc.shared.queries import Queries
+from stoppoc.shared.retry import backoff, is_transient
+from stoppoc.shared.settings import Settings
+from stoppoc.shared.topology import Names
+from stoppoc.shared.unit_of_work import UnitOfWork, envelope_for
 
 
 def delivery_key(message: RabbitMessage) -> str:
@@ -54,14 +45,9 @@ def delivery_key(message: RabbitMessage) -> str:
     raw = message.raw_message
     key = raw.message_id or f"sha256:{hashlib.sha256(message.body).hexdigest()}"
     replayed_at = (raw.headers or {}).get(REPLAYED_AT)
+    if isinstance(replayed_at, bytes):
+        replayed_at = replayed_at.decode(errors="replace")
     return f"{key} replayed {replayed_at}" if replayed_at else key
-
-
-@dataclass(frozen=True)
-class DeadLetterReason:
-    error: str
-    detail: str
-    attempts: int
 
 
 class Consumer:
@@ -69,7 +55,7 @@ class Consumer:
         self,
         service: str,
         registry: HandlerRegistry,
-        queries: dict[str, str],
+        queries: Queries,
         pool: asyncpg.Pool,
         broker: RabbitBroker,
         relay: OutboxRelay,
@@ -91,12 +77,13 @@ class Consumer:
         self._dlx = RabbitExchange(names.dlx, declare=False)
         self._commands = RabbitExchange(names.commands, type=ExchangeType.TOPIC, durable=True, declare=False)
         self._log = get_logger(service=service)
-        self._in_hand: set[asyncio.Task] = set()
+        self._in_hand: set[asyncio.Task[Any]] = set()
 
     async def on_message(self, message: RabbitMessage) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(service=self.service, delivery_tag=message.raw_message.delivery_tag)
         task = asyncio.current_task()
+        assert task is not None  # FastStream runs each message in a task of its own
         self._in_hand.add(task)
         try:
             await self._handle(message)
@@ -170,9 +157,9 @@ class Consumer:
         counted = await self._count_redelivery(key, message.raw_message.message_id or "")
         if counted is None:
             return False  # the database is away: handling will retry it, then dead-letter it
-        deliveries = counted["deliveries"]
-        self._log.warning("message redelivered", counted_as=key, deliveries=deliveries, handled=counted["handled"])
-        if counted["handled"] or deliveries <= self._max_deliveries:
+        deliveries = counted.deliveries
+        self._log.warning("message redelivered", counted_as=key, deliveries=deliveries, handled=counted.handled)
+        if counted.handled or deliveries <= self._max_deliveries:
             return False
         detail = (
             f"delivered {deliveries} times without being acknowledged (STOPPOC_MAX_DELIVERIES="
@@ -181,10 +168,13 @@ class Consumer:
         await self._dead_letter(message, DeadLetterReason(REDELIVERY_LIMIT, detail, deliveries))
         return True
 
-    async def _count_redelivery(self, key: str, message_id: str) -> asyncpg.Record | None:
+    async def _count_redelivery(self, key: str, message_id: str) -> Redelivery | None:
         for attempt in range(1, self._max_attempts + 1):
             try:
-                return await self._pool.fetchrow(_COUNT_REDELIVERY, key, message_id)
+                counted: Redelivery = await MESSAGING.bind(self._pool).count_redelivery(
+                    delivery_key=key, message_id=message_id
+                )
+                return counted
             except Exception as error:
                 if not is_transient(error) or attempt == self._max_attempts:
                     self._log.warning("redelivery not counted", error=repr(error))
@@ -192,26 +182,27 @@ class Consumer:
                 await backoff(attempt, self._retry_base)
         return None
 
-    async def _run(self, handler: Handler, envelope: Envelope, data, message: RabbitMessage) -> None:
+    async def _run(self, handler: Handler, envelope: Envelope, data: BaseModel, message: RabbitMessage) -> None:
         if handler.query:
-            return await self._answer(handler, envelope, data, message)
+            await self._answer(handler, envelope, data, message)
+            return
         async with self._pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval(_CLAIM_INBOX, envelope.id, envelope.type) is None:
+            if await MESSAGING.bind(conn).claim_inbox(message_id=envelope.id, type=envelope.type) is None:
                 self._log.info("duplicate message ignored")
                 return
-            uow = UnitOfWork(conn, self._queries, self.source, self._settings, cause=envelope)
+            uow = UnitOfWork(conn, self._queries.bind(conn), self.source, self._settings, cause=envelope)
             await handler.fn(data, uow)
         if uow.emitted:
             self._relay.wake()
         self._log.info("message handled", emitted=[e.type for e in uow.emitted])
 
-    async def _answer(self, handler: Handler, envelope: Envelope, data, message: RabbitMessage) -> None:
+    async def _answer(self, handler: Handler, envelope: Envelope, data: BaseModel, message: RabbitMessage) -> None:
         raw = message.raw_message
         if not raw.reply_to:
             raise InvalidData(f"{envelope.type} is a request: it needs reply_to")
         async with self._pool.acquire() as conn, conn.transaction(readonly=True):
-            uow = UnitOfWork(conn, self._queries, self.source, self._settings, cause=envelope)
-            result = await handler.fn(data, uow)
+            uow = UnitOfWork(conn, self._queries.bind(conn), self.source, self._settings, cause=envelope)
+            result: Reply | Forward = await handler.fn(data, uow)
         answer = envelope_for(result.message, source=self.source, cause=envelope)
         if isinstance(result, Forward):
             exchange, routing_key, reply_to = self._commands, answer.routing_key, raw.reply_to
@@ -231,18 +222,7 @@ class Consumer:
 
     async def _dead_letter(self, message: RabbitMessage, reason: DeadLetterReason) -> None:
         raw = message.raw_message
-        headers = dict(raw.headers or {})
-        headers.update(
-            {
-                f"{HEADER_PREFIX}service": self.service,
-                f"{HEADER_PREFIX}error": reason.error,
-                f"{HEADER_PREFIX}detail": reason.detail[:1000],
-                f"{HEADER_PREFIX}attempts": reason.attempts,
-                f"{HEADER_PREFIX}failed-at": utc_now().isoformat(),
-                f"{HEADER_PREFIX}original-exchange": raw.exchange or "",
-                f"{HEADER_PREFIX}original-routing-key": raw.routing_key or "",
-            }
-        )
+        headers = {**(raw.headers or {}), **dead_letter_headers(self.service, reason, raw.exchange, raw.routing_key)}
         self._log.error("message dead-lettered", error=reason.error, detail=reason.detail)
         await self._broker.publish(
             message.body,

@@ -1,22 +1,53 @@
-"""PostgreSQL helpers: one schema per service, SQL migrations from ``.sql`` files, and
-named queries parsed from a ``queries.sql`` file (``-- name: query_name`` blocks)."""
+"""PostgreSQL helpers: one schema per service, SQL migrations from ``.sql`` files applied once
+each, and the connection pool a service runs on."""
 
-import re
+import contextlib
+import json
+from collections.abc import Iterator
 from importlib import resources
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from shared.errors import ServiceUnavailable
+from stoppoc.contract.errors import ServiceUnavailable, redact, unreachable
+from stoppoc.shared.messaging import QUERIES as MESSAGING
+from stoppoc.shared.queries import Connection
 
-MESSAGING_MIGRATIONS = "shared.sql"
+MESSAGING_MIGRATIONS = "stoppoc.shared.sql"
 _LOCK_KEY = 0x5707_0C  # advisory lock taken while migrating, so two instances do not race
+# What a server that cannot be reached raises: a socket error, or the server refusing us.
+UNREACHABLE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-async def create_pool(database_url: str, schema: str, **kwargs) -> asyncpg.Pool:
+@contextlib.contextmanager
+def reaching_postgres(url: str) -> Iterator[None]:
     try:
-        return await asyncpg.create_pool(
+        yield
+    except UNREACHABLE_ERRORS as error:
+        raise unreachable("PostgreSQL", url, error) from error
+
+
+async def use_json(conn: asyncpg.Connection) -> None:
+    """jsonb and json columns and parameters as Python values (dicts, lists), both ways."""
+    for type_name in ("jsonb", "json"):
+        await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def connect(database_url: str, schema: str | None = None) -> asyncpg.Connection:
+    """One connection, with ``schema`` first on its search path, for the CLI and the tests."""
+    settings = {"search_path": schema} if schema else {}
+    with reaching_postgres(database_url):
+        conn: asyncpg.Connection = await asyncpg.connect(database_url, server_settings=settings)
+    await use_json(conn)
+    return conn
+
+
+async def create_pool(database_url: str, schema: str, **kwargs: Any) -> asyncpg.Pool:
+    with reaching_postgres(database_url):
+        pool: asyncpg.Pool = await asyncpg.create_pool(
             database_url,
+            init=use_json,
             server_settings={
                 "search_path": schema,
                 "application_name": f"stoppoc-{schema}",
@@ -26,45 +57,33 @@ async def create_pool(database_url: str, schema: str, **kwargs) -> asyncpg.Pool:
             },
             **kwargs,
         )
-    except (OSError, asyncpg.PostgresError) as error:
-        raise ServiceUnavailable(f"cannot reach PostgreSQL at {redact(database_url)}: {error}") from error
-
-
-def redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        parts = parts._replace(netloc=netloc)
-    return urlunsplit(parts)
+    return pool
 
 
 def _sql_files(package: str, folder: str | None = None) -> list[tuple[str, str]]:
     root = resources.files(package)
     if folder:
         root = root / folder
-    files = sorted((f.name, f.read_text()) for f in root.iterdir() if f.name.endswith(".sql"))
-    return files
+    return sorted((f.name, f.read_text()) for f in root.iterdir() if f.name.endswith(".sql"))
 
 
-async def migrate(conn: asyncpg.Connection, schema: str, package: str) -> list[str]:
+async def migrate(conn: Connection, schema: str, package: str) -> list[str]:
     """Apply the shared messaging tables and then ``package``'s migrations, each once."""
+    q = MESSAGING.bind(conn)
     applied_now = []
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        await conn.execute(f'SET LOCAL search_path TO "{schema}"')
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        await q.lock_migrations(lock_key=_LOCK_KEY)
+        await q.create_schema(schema=schema)
+        await q.use_schema(schema=schema)
+        await q.create_migrations_table()
+        done = {row["name"] for row in await q.applied_migrations()}
         migrations = [(f"shared/{n}", sql) for n, sql in _sql_files(MESSAGING_MIGRATIONS)]
         migrations += [(f"{schema}/{n}", sql) for n, sql in _sql_files(package, "migrations")]
         for name, sql in migrations:
             if name in done:
                 continue
             await conn.execute(sql)
-            await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+            await q.record_migration(name=name)
             applied_now.append(name)
     return applied_now
 
@@ -79,33 +98,22 @@ async def ensure_database(database_url: str) -> bool:
         conn = await asyncpg.connect(database_url)
     except asyncpg.InvalidCatalogNameError:
         pass
-    except (OSError, asyncpg.PostgresError) as error:
-        raise ServiceUnavailable(f"cannot reach PostgreSQL at {redact(database_url)}: {error}") from error
+    except UNREACHABLE_ERRORS as error:
+        raise unreachable("PostgreSQL", database_url, error) from error
     else:
         await conn.close()
         return False
     parts = urlsplit(database_url)
     name = parts.path.lstrip("/")
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with reaching_postgres(admin_url):
+        admin = await asyncpg.connect(admin_url)
     try:
-        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-    except (OSError, asyncpg.PostgresError) as error:
-        raise ServiceUnavailable(f"cannot create database {name!r} at {redact(database_url)}: {error}") from error
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await MESSAGING.bind(admin).create_database(database=name)
     except asyncpg.DuplicateDatabaseError:
         return False
+    except asyncpg.PostgresError as error:
+        raise ServiceUnavailable(f"cannot create database {name!r} at {redact(database_url)}: {error}") from error
     finally:
         await admin.close()
     return True
-
-
-_QUERY_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
-
-
-def load_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
-    text = (resources.files(package) / filename).read_text()
-    parts = _QUERY_NAME.split(text)
-    queries = {}
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        queries[name] = body.strip().rstrip(";")
-    return queries

@@ -9,15 +9,17 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
-from shared.contract import COMMANDS, EVENTS
-from shared.envelope import Envelope, type_for
-from shared.errors import UnknownMessageType
-from shared.unit_of_work import UnitOfWork
+from stoppoc.contract import COMMANDS, EVENTS
+from stoppoc.contract.envelope import Envelope, type_for
+from stoppoc.contract.errors import UnknownMessageType
+from stoppoc.shared.unit_of_work import UnitOfWork
 
-HandlerFn = Callable[[BaseModel, UnitOfWork], Awaitable[object]]
+# A handler takes the model of its routing key (typed in its own signature) and a unit of work.
+HandlerFn = Callable[[Any, UnitOfWork], Awaitable[Any]]
 
 
 @dataclass(frozen=True)

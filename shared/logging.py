@@ -6,18 +6,16 @@ line logged while a message is handled carries them.
 
 import logging
 import sys
+from typing import Any, TextIO
 
 import structlog
+from structlog.typing import Processor
 
 
-def configure(level: str = "INFO", *, stream=None) -> None:
+def configure(level: str = "INFO", *, stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
-    renderer = (
-        structlog.dev.ConsoleRenderer()
-        if stream.isatty()
-        else structlog.processors.JSONRenderer()
-    )
-    shared_processors = [
+    renderer: Processor = structlog.dev.ConsoleRenderer() if stream.isatty() else structlog.processors.JSONRenderer()
+    shared_processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -35,9 +33,7 @@ def configure(level: str = "INFO", *, stream=None) -> None:
     )
     # Libraries (aiormq, aio-pika, asyncpg) log through the standard library: same format.
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=shared_processors)
-    )
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=shared_processors))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -46,6 +42,7 @@ def configure(level: str = "INFO", *, stream=None) -> None:
     logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
 
 
-def get_logger(**context) -> structlog.typing.FilteringBoundLogger:
+def get_logger(**context: Any) -> structlog.typing.FilteringBoundLogger:
     # Lazy: binding now would freeze whatever configuration structlog has at import time.
-    return structlog.get_logger(**context)
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(**context)
+    return logger

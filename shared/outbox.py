@@ -15,10 +15,12 @@ import contextlib
 import asyncpg
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 
-from shared.envelope import CONTENT_TYPE
-from shared.logging import get_logger
-from shared.retry import backoff_seconds
-from shared.topology import Names
+from stoppoc.contract.envelope import CONTENT_TYPE
+from stoppoc.shared.logging import get_logger
+from stoppoc.shared.messaging import QUERIES as MESSAGING
+from stoppoc.shared.messaging import OutboxRow
+from stoppoc.shared.retry import backoff_seconds
+from stoppoc.shared.topology import Names
 
 BATCH_SIZE = 100
 # A batch whose confirms do not come in this time is rolled back (its rows stay pending), so
@@ -27,14 +29,6 @@ BATCH_TIMEOUT_SECONDS = 30.0
 # The longest wait between two attempts while the broker or the database is away.
 MAX_BACKOFF_SECONDS = 5.0
 
-_CLAIM = """
-SELECT id, message_id, exchange, routing_key, body FROM outbox
-WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
-"""
-_STAMP = "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = any($1::bigint[])"
-_RECORD_FAILURE = "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1"
-_COUNT_PENDING = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-
 
 class OutboxRelay:
     def __init__(self, pool: asyncpg.Pool, broker: RabbitBroker, names: Names, poll_seconds: float):
@@ -42,7 +36,7 @@ class OutboxRelay:
         self._broker = broker
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._exchanges = {
             kind: RabbitExchange(name, type=ExchangeType.TOPIC, durable=True, declare=False)
@@ -69,40 +63,38 @@ class OutboxRelay:
             self._log.warning("outbox relay did not finish in time; the rest is published at next start")
         self._task = None
 
-    async def pending(self) -> int:
-        return await self._pool.fetchval(_COUNT_PENDING)
-
     async def publish_batch(self) -> int:
         """Publish up to a batch of pending rows; stamp those the broker confirmed, even when
         it went away mid-batch, so that only the unconfirmed rows are published again. The row
         that failed keeps the error, for operators and tests to see."""
         failure: Exception | None = None
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(_CLAIM, BATCH_SIZE)
+            q = MESSAGING.bind(conn)
+            rows: list[OutboxRow] = await q.claim_outbox(batch_size=BATCH_SIZE)
             confirmed = []
             try:
                 async with asyncio.timeout(BATCH_TIMEOUT_SECONDS):
                     for row in rows:
                         await self._publish(row)
-                        confirmed.append(row["id"])
+                        confirmed.append(row.id)
             except Exception as error:
                 failure = error
-                await conn.execute(_RECORD_FAILURE, rows[len(confirmed)]["id"], repr(error)[:1000])
+                await q.record_publish_failure(id=rows[len(confirmed)].id, error=repr(error)[:1000])
             if confirmed:
-                await conn.execute(_STAMP, confirmed)
+                await q.stamp_published(ids=confirmed)
         if failure is not None:
             raise failure
         return len(rows)
 
-    async def _publish(self, row: asyncpg.Record) -> None:
+    async def _publish(self, row: OutboxRow) -> None:
         await self._broker.publish(
-            bytes(row["body"]),
-            exchange=self._exchanges[row["exchange"]],
-            routing_key=row["routing_key"],
+            bytes(row.body),
+            exchange=self._exchanges[row.exchange],
+            routing_key=row.routing_key,
             persist=True,
             mandatory=False,
             content_type=CONTENT_TYPE,
-            message_id=row["message_id"],
+            message_id=row.message_id,
         )
 
     async def _run(self) -> None:

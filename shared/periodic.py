@@ -6,15 +6,16 @@ run the same task side by side, so tasks claim rows with ``FOR UPDATE SKIP LOCKE
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import asyncpg
 
-from shared.logging import get_logger
-from shared.outbox import OutboxRelay
-from shared.settings import Settings
-from shared.unit_of_work import UnitOfWork
+from stoppoc.shared.logging import get_logger
+from stoppoc.shared.outbox import OutboxRelay
+from stoppoc.shared.queries import Queries
+from stoppoc.shared.settings import Settings
+from stoppoc.shared.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -24,15 +25,22 @@ class PeriodicTask:
 
 
 class PeriodicRunner:
-    def __init__(self, tasks, pool: asyncpg.Pool, queries: dict[str, str], source: str,
-                 settings: Settings, relay: OutboxRelay) -> None:
+    def __init__(
+        self,
+        tasks: Iterable[PeriodicTask],
+        pool: asyncpg.Pool,
+        queries: Queries,
+        source: str,
+        settings: Settings,
+        relay: OutboxRelay,
+    ) -> None:
         self._tasks = tasks
         self._pool = pool
         self._queries = queries
         self._source = source
         self._settings = settings
         self._relay = relay
-        self._running: list[asyncio.Task] = []
+        self._running: list[asyncio.Task[None]] = []
         self._log = get_logger(component="periodic")
 
     def start(self) -> None:
@@ -48,7 +56,7 @@ class PeriodicRunner:
 
     async def run_once(self, task: PeriodicTask) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            uow = UnitOfWork(conn, self._queries, self._source, self._settings)
+            uow = UnitOfWork(conn, self._queries.bind(conn), self._source, self._settings)
             await task.fn(uow)
         if uow.emitted:
             self._relay.wake()

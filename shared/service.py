@@ -1,36 +1,41 @@
 """Builds a service: a FastStream app over RabbitMQ whose lifespan owns the asyncpg pool,
 the broker topology, the consumer of the service's queue and its outbox relay."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import cast
 
 import asyncpg
 from faststream import AckPolicy, FastStream
 from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage as RabbitMessageContext
+from faststream.rabbit.utils import RabbitClientProperties
 
-from shared import db, topology
-from shared.consumer import Consumer
-from shared.errors import ServiceUnavailable
-from shared.handlers import HandlerRegistry
-from shared.logging import configure, get_logger
-from shared.outbox import OutboxRelay
-from shared.periodic import PeriodicRunner, PeriodicTask
-from shared.settings import Settings, get_settings
+from stoppoc.shared import db, topology
+from stoppoc.shared.consumer import Consumer
+from stoppoc.shared.handlers import HandlerRegistry
+from stoppoc.shared.logging import configure, get_logger
+from stoppoc.shared.outbox import OutboxRelay
+from stoppoc.shared.periodic import PeriodicRunner, PeriodicTask
+from stoppoc.shared.queries import Queries
+from stoppoc.shared.settings import Settings, get_settings
 
 
-@dataclass
+@dataclass(frozen=True)
 class ServiceDefinition:
     name: str
     registry: HandlerRegistry
-    package: str  # holds queries.sql and migrations/
+    package: str  # holds migrations/
+    queries: Queries  # the service's queries.sql
     periodic: tuple[PeriodicTask, ...] = ()
-    queries: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.queries = db.load_queries(self.package)
+    @property
+    def bindings(self) -> topology.QueueBindings:
+        return topology.QueueBindings.of(self.name, self.registry.routing_keys)
 
-    def build(self, settings: Settings | None = None) -> FastStream:
-        return create_app(self, settings or get_settings())
+    def build(self, settings: Settings | None = None, declared: topology.Topology | None = None) -> "ServiceApp":
+        """The service as a FastStream app. ``declared``: the queues it declares as it starts
+        (every service's, from ``stoppoc run``; by default its own)."""
+        return create_app(self, settings or get_settings(), declared)
 
 
 @dataclass
@@ -46,20 +51,31 @@ class Runtime:
     periodic: PeriodicRunner | None = None
 
 
-def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
+class ServiceApp(FastStream):
+    """A service's FastStream app, and what it holds while it runs."""
+
+    runtime: Runtime
+
+
+def create_app(
+    definition: ServiceDefinition, settings: Settings, declared: topology.Topology | None = None
+) -> ServiceApp:
     names = topology.Names(settings.namespace)
+    declared = declared or {definition.name: definition.bindings}
     broker = RabbitBroker(
         settings.amqp_url,
         logger=None,
         graceful_timeout=20.0,
         # Named so operators (and the fault tests) can find this service's connection. FastStream
         # turns these into URL parameters, and aiormq takes the connection name from `name`.
-        client_properties={"name": f"stoppoc-{definition.name}-{settings.namespace}"},
+        # (`name` is not among the properties FastStream's type lists, hence the cast.)
+        client_properties=cast(RabbitClientProperties, {"name": f"stoppoc-{definition.name}-{settings.namespace}"}),
     )
     runtime = Runtime(definition, settings, broker)
     log = get_logger(service=definition.name)
 
     async def on_message(message: RabbitMessageContext) -> None:
+        assert runtime.consumer is not None  # built at startup, before the subscriber runs
         await runtime.consumer.on_message(message)
 
     broker.subscriber(
@@ -71,15 +87,14 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
 
     async def startup() -> None:
         configure(settings.log_level)
-        try:
-            await topology.declare_at(settings.amqp_url, names)
-        except OSError as error:
-            raise ServiceUnavailable(f"cannot reach RabbitMQ: {error}") from error
+        await topology.declare_at(settings.amqp_url, names, declared)
         if settings.migrate_on_start:
             # Each service brings its own schema up to date (idempotent, under an advisory lock),
             # so `faststream run services.<name>.app:app` works on a fresh database too.
             await db.ensure_database(settings.database_url)
-        runtime.pool = await db.create_pool(settings.database_url, definition.name, min_size=1, max_size=settings.prefetch + 2)
+        runtime.pool = await db.create_pool(
+            settings.database_url, definition.name, min_size=1, max_size=settings.prefetch + 2
+        )
         if settings.migrate_on_start:
             async with runtime.pool.acquire() as conn:
                 await db.migrate(conn, definition.name, definition.package)
@@ -100,6 +115,7 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
         )
 
     async def after_startup() -> None:
+        assert runtime.relay is not None and runtime.periodic is not None  # built at startup
         runtime.relay.start()
         runtime.periodic.start()
         log.info("service started", queue=names.queue(definition.name), namespace=settings.namespace)
@@ -123,7 +139,7 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastStream:
             await runtime.pool.close()
         log.info("service stopped")
 
-    app = FastStream(
+    app = ServiceApp(
         broker,
         on_startup=[startup],
         after_startup=[after_startup],

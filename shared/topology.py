@@ -1,15 +1,23 @@
 """Broker topology: the contract's exchanges, one durable queue per service with its
 dead-letter queue, and the bindings that route commands and events to each service.
 
-Declared idempotently by every service at start, so any one of them can come up first.
+A service's bindings are derived from its handlers (``QueueBindings.of``): a handler is its
+binding, so a new handler cannot be forgotten in a table somewhere. Commands are addressed to one
+service by the first word of their routing key, so a service binds ``<service>.#`` on the commands
+exchange (a command it has no handler for is dead-lettered as ``unknown_type``, never dropped);
+on the events exchange it binds exactly the events it handles.
+
+Declared idempotently, so any service, ``stoppoc migrate`` or a test can come up first.
 """
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, ExchangeType
 
-SERVICES = ("inventory", "checkout", "payment", "notifier")
+from stoppoc.contract import COMMANDS, EVENTS
+from stoppoc.contract.errors import unreachable
 
 
 @dataclass(frozen=True)
@@ -35,43 +43,53 @@ class Names:
         return f"{self.queue(service)}.dlq"
 
 
-# What each service's queue receives: routing keys on the commands and events exchanges.
-BINDINGS: dict[str, dict[str, tuple[str, ...]]] = {
-    "inventory": {
-        "commands": ("inventory.#",),
-        "events": ("order.rejected", "payment.settled", "payment.failed"),
-    },
-    "checkout": {
-        "commands": ("checkout.#",),
-        "events": ("stop_poc.requested", "payment.settled", "payment.failed"),
-    },
-    "payment": {
-        "commands": ("payment.#",),
-        "events": ("order.created",),
-    },
-    "notifier": {
-        "commands": ("notifier.#",),
-        "events": (
-            "stop_poc.rejected",
-            "payment.settled",
-            "payment.failed",
-            "stop_poc.failed",
-            "cluster.poc_stopped",
-            "wallet.credited",
-            "cluster.poc_expiring",
-            "payment.awaiting_funds",
-        ),
-    },
-}
+@dataclass(frozen=True)
+class QueueBindings:
+    """What one service's queue receives: routing keys on the commands and events exchanges."""
+
+    commands: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, service: str, routing_keys: Iterable[str]) -> "QueueBindings":
+        keys = sorted(routing_keys)
+        unknown = [key for key in keys if key not in COMMANDS and key not in EVENTS]
+        if unknown:
+            raise ValueError(f"{service} handles routing keys the contract does not define: {unknown}")
+        misaddressed = [key for key in keys if key in COMMANDS and key.split(".", 1)[0] != service]
+        if misaddressed:
+            raise ValueError(f"{service} handles commands addressed to another service: {misaddressed}")
+        takes_commands = any(key in COMMANDS for key in keys)
+        return cls(
+            commands=(f"{service}.#",) if takes_commands else (),
+            events=tuple(key for key in keys if key in EVENTS),
+        )
+
+    def receives(self, exchange: str, routing_key: str) -> bool:
+        patterns = self.commands if exchange == "commands" else self.events
+        return any(_matches(pattern, routing_key) for pattern in patterns)
+
+    def items(self) -> Iterable[tuple[str, tuple[str, ...]]]:
+        return (("commands", self.commands), ("events", self.events))
 
 
-async def declare(channel: AbstractChannel, names: Names) -> None:
+Topology = Mapping[str, QueueBindings]  # service name -> its queue's bindings
+
+
+def _matches(pattern: str, routing_key: str) -> bool:
+    if pattern.endswith(".#"):
+        return routing_key.startswith(pattern[:-1])
+    return pattern == routing_key
+
+
+async def declare(channel: AbstractChannel, names: Names, topology: Topology) -> None:
+    """The exchanges, and each service's queue, dead-letter queue and bindings."""
     exchanges = {
         "commands": await channel.declare_exchange(names.commands, ExchangeType.TOPIC, durable=True),
         "events": await channel.declare_exchange(names.events, ExchangeType.TOPIC, durable=True),
     }
     dlx = await channel.declare_exchange(names.dlx, ExchangeType.DIRECT, durable=True)
-    for service, bindings in BINDINGS.items():
+    for service, bindings in topology.items():
         queue_name = names.queue(service)
         dead_letters = await channel.declare_queue(names.dead_letter_queue(service), durable=True)
         await dead_letters.bind(dlx, routing_key=queue_name)
@@ -85,18 +103,21 @@ async def declare(channel: AbstractChannel, names: Names) -> None:
                 await queue.bind(exchanges[exchange_key], routing_key=routing_key)
 
 
-async def declare_at(amqp_url: str, names: Names) -> None:
-    connection = await aio_pika.connect(amqp_url)
+async def declare_at(amqp_url: str, names: Names, topology: Topology) -> None:
+    try:
+        connection = await aio_pika.connect(amqp_url)
+    except OSError as error:
+        raise unreachable("RabbitMQ", amqp_url, error) from error
     async with connection:
-        await declare(await connection.channel(), names)
+        await declare(await connection.channel(), names, topology)
 
 
-async def delete(amqp_url: str, names: Names) -> None:
+async def delete(amqp_url: str, names: Names, services: Iterable[str]) -> None:
     """Remove every queue and exchange of a namespace (tests clean up with this)."""
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        for service in SERVICES:
+        for service in services:
             await channel.queue_delete(names.queue(service))
             await channel.queue_delete(names.dead_letter_queue(service))
         for exchange in (names.commands, names.events, names.dlx):

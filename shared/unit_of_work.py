@@ -3,12 +3,13 @@ the inbox row of the message being handled and the outbox rows of what it emits.
 
 from dataclasses import dataclass, field
 
-import asyncpg
 from pydantic import BaseModel
 
-from shared.contract import COMMANDS, EVENTS, REPLIES
-from shared.envelope import Envelope, new_envelope
-from shared.settings import Settings
+from stoppoc.contract import COMMANDS, EVENTS, REPLIES
+from stoppoc.contract.envelope import Envelope, new_envelope
+from stoppoc.shared.messaging import QUERIES as MESSAGING
+from stoppoc.shared.queries import BoundQueries, Connection
+from stoppoc.shared.settings import Settings
 
 _ROUTING_KEYS = {model: key for key, model in {**EVENTS, **COMMANDS, **REPLIES}.items()}
 _COMMAND_MODELS = set(COMMANDS.values())
@@ -42,24 +43,14 @@ def envelope_for(
 
 @dataclass
 class UnitOfWork:
-    conn: asyncpg.Connection
-    queries: dict[str, str]
+    """``q``: the service's own queries (its ``queries.sql``), on this transaction's connection."""
+
+    conn: Connection
+    q: BoundQueries
     source: str
     settings: Settings
     cause: Envelope | None = None
     emitted: list[Envelope] = field(default_factory=list)
-
-    async def fetch(self, name: str, *args) -> list[asyncpg.Record]:
-        return await self.conn.fetch(self.queries[name], *args)
-
-    async def fetchrow(self, name: str, *args) -> asyncpg.Record | None:
-        return await self.conn.fetchrow(self.queries[name], *args)
-
-    async def fetchval(self, name: str, *args):
-        return await self.conn.fetchval(self.queries[name], *args)
-
-    async def execute(self, name: str, *args) -> str:
-        return await self.conn.execute(self.queries[name], *args)
 
     async def emit(self, message: BaseModel, *, message_id: str | None = None) -> Envelope:
         """Record ``message`` in the outbox; it is published once the transaction commits.
@@ -68,13 +59,8 @@ class UnitOfWork:
         """
         envelope = envelope_for(message, source=self.source, cause=self.cause, message_id=message_id)
         exchange = "commands" if type(message) in _COMMAND_MODELS else "events"
-        inserted = await self.conn.fetchval(
-            "INSERT INTO outbox (message_id, exchange, routing_key, body) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (message_id) DO NOTHING RETURNING id",
-            envelope.id,
-            exchange,
-            envelope.routing_key,
-            envelope.to_json(),
+        inserted = await MESSAGING.bind(self.conn).insert_outbox(
+            message_id=envelope.id, exchange=exchange, routing_key=envelope.routing_key, body=envelope.to_json()
         )
         if inserted is not None:
             self.emitted.append(envelope)

@@ -5,17 +5,16 @@ Each test gets a fresh database, copied from a template migrated once per sessio
 queues are deleted afterwards, so test runs can share one RabbitMQ and one PostgreSQL.
 """
 
-
 import asyncpg
 import pytest
 
-from shared import db, topology
-from shared.client import ContractClient
-from shared.settings import Settings
+from stoppoc.services import registry
+from stoppoc.services.registry import SERVICES
+from stoppoc.shared import db, topology
+from stoppoc.shared.client import ContractClient
+from stoppoc.shared.settings import Settings
 from tests import infrastructure
 from tests.infrastructure import unique
-
-SERVICES = ("inventory", "checkout", "payment", "notifier")
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +51,7 @@ async def template_database(postgres_url):
     conn = await asyncpg.connect(url)
     try:
         for service in SERVICES:
-            await db.migrate(conn, service, f"services.{service}")
+            await db.migrate(conn, service, f"stoppoc.services.{service}")
     finally:
         await conn.close()
     yield name
@@ -75,7 +74,7 @@ async def database_url(postgres_url, template_database):
 async def names(amqp_url):
     names = topology.Names(unique("test"))
     yield names
-    await topology.delete(amqp_url, names)
+    await topology.delete(amqp_url, names, SERVICES)
 
 
 @pytest.fixture
@@ -94,7 +93,7 @@ def settings(amqp_url, database_url, names) -> Settings:
 
 @pytest.fixture
 async def client(settings, names):
-    async with ContractClient(settings.amqp_url, names, source="/tests/portal") as client:
+    async with ContractClient(settings.amqp_url, names, source="/tests/portal", declare=registry.topology()) as client:
         yield client
 
 
@@ -104,3 +103,15 @@ async def database(database_url):
     conn = await asyncpg.connect(database_url)
     yield conn
     await conn.close()
+
+
+@pytest.fixture
+def stoppable_postgres():
+    """A PostgreSQL server of this test's own that it may stop and start (tests/stoppable_postgres.py)."""
+    from tests.stoppable_postgres import stoppable_postgres as server
+
+    try:
+        with server() as running:
+            yield running
+    except LookupError as reason:
+        pytest.skip(str(reason))

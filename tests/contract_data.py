@@ -5,8 +5,8 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from shared.client import ContractClient
-from shared.envelope import Envelope, new_envelope
+from stoppoc.contract.envelope import Envelope, new_envelope
+from stoppoc.shared.client import ContractClient
 
 
 def unique_id(prefix: str) -> str:
@@ -15,15 +15,27 @@ def unique_id(prefix: str) -> str:
 
 def server(cluster_id: str, rid: str | None = None, flavor: str = "general-2c4g", billing: str = "poc") -> dict:
     return {
-        "resource_id": rid or unique_id("srv"), "cluster_id": cluster_id, "kind": "server", "billing": billing,
+        "resource_id": rid or unique_id("srv"),
+        "cluster_id": cluster_id,
+        "kind": "server",
+        "billing": billing,
         "spec": {"flavor": flavor, "vcpu": 2, "ram_gib": 4},
     }
 
 
-def volume(cluster_id: str, role: str, rid: str | None = None, size_gib: int = 50,
-           volume_type: str = "ssd-standard", billing: str = "poc") -> dict:
+def volume(
+    cluster_id: str,
+    role: str,
+    rid: str | None = None,
+    size_gib: int = 50,
+    volume_type: str = "ssd-standard",
+    billing: str = "poc",
+) -> dict:
     return {
-        "resource_id": rid or unique_id(role), "cluster_id": cluster_id, "kind": "volume", "billing": billing,
+        "resource_id": rid or unique_id(role),
+        "cluster_id": cluster_id,
+        "kind": "volume",
+        "billing": billing,
         "spec": {"size_gib": size_gib, "volume_type": volume_type, "role": role},
     }
 
@@ -40,8 +52,11 @@ class SampleCluster:
         self.customer_id = unique_id("customer")
         self.cluster = {"cluster_id": self.cluster_id, "customer_id": self.customer_id, "name": "shop", "poc": poc}
         self.servers = [server(self.cluster_id, flavor="general-4c8g"), server(self.cluster_id)]
-        self.volumes = [volume(self.cluster_id, "boot"), volume(self.cluster_id, "boot"),
-                        volume(self.cluster_id, "pvc", size_gib=100, volume_type="ssd-premium")]
+        self.volumes = [
+            volume(self.cluster_id, "boot"),
+            volume(self.cluster_id, "boot"),
+            volume(self.cluster_id, "pvc", size_gib=100, volume_type="ssd-premium"),
+        ]
         self.others = [other(self.cluster_id, "load_balancer"), other(self.cluster_id, "snapshot")]
 
     @property
@@ -61,16 +76,28 @@ class SampleCluster:
 
     def stop_request(self, **overrides) -> dict:
         return {
-            "request_id": unique_id("request"), "customer_id": self.customer_id, "cluster_id": self.cluster_id,
-            "usage_cycle_months": 1, "auto_renew": False, "coupon_code": None, **overrides,
+            "request_id": unique_id("request"),
+            "customer_id": self.customer_id,
+            "cluster_id": self.cluster_id,
+            "usage_cycle_months": 1,
+            "auto_renew": False,
+            "coupon_code": None,
+            **overrides,
         }
 
 
-async def publish_event(client: ContractClient, routing_key: str, data: dict, *, message_id: str | None = None,
-                        source: str = "/tests/fake") -> Envelope:
+async def publish_event(
+    client: ContractClient, routing_key: str, data: dict, *, message_id: str | None = None, source: str = "/tests/fake"
+) -> Envelope:
     """Publish an event as another service would (for tests that run one service alone)."""
-    envelope = new_envelope(routing_key, data, source=source, message_id=message_id,
-                            correlationid=data.get("request_id"), subject=data.get("cluster_id"))
+    envelope = new_envelope(
+        routing_key,
+        data,
+        source=source,
+        message_id=message_id,
+        correlationid=data.get("request_id"),
+        subject=data.get("cluster_id"),
+    )
     await client.publish(client.names.events, routing_key, envelope.to_json(), message_id=envelope.id)
     return envelope
 

@@ -10,8 +10,8 @@ import warnings
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
-from services.runner import started
-from shared.settings import Settings
+from stoppoc.cli.runner import started
+from stoppoc.shared.settings import Settings
 
 MISSING = (
     "no {what} for the tests: set STOPPOC_AMQP_URL and STOPPOC_DATABASE_URL "

@@ -1,9 +1,5 @@
-"""``faststream run services.checkout.app:app``"""
+"""``faststream run stoppoc.services.checkout.app:app``: checkout alone, configured from the environment."""
 
-from shared.service import ServiceDefinition
+from stoppoc.services.checkout.service import definition
 
-from services.checkout.handlers import registry
-
-definition = ServiceDefinition(name="checkout", registry=registry, package="services.checkout")
-build = definition.build
-app = build()
+app = definition.build()

@@ -8,11 +8,12 @@ for nothing.
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import overload
 
-from shared.contract.commands import CouponUpsert
-from shared.errors import InvalidData
-
-from services.checkout.domain import PERCENT, CouponDiscount, Rejection
+from stoppoc.contract.base import Rejection
+from stoppoc.contract.commands import CouponUpsert
+from stoppoc.contract.errors import InvalidData
+from stoppoc.services.checkout.domain import PERCENT, CouponDiscount
 
 COUPON_NOT_FOUND = "coupon_not_found"
 COUPON_NOT_YET_VALID = "coupon_not_yet_valid"
@@ -63,6 +64,10 @@ def from_command(command: CouponUpsert) -> Coupon:
     )
 
 
+@overload
+def as_utc(moment: datetime) -> datetime: ...
+@overload
+def as_utc(moment: None) -> None: ...
 def as_utc(moment: datetime | None) -> datetime | None:
     """In UTC; a time without a zone is taken as UTC, as the contract's times are."""
     if moment is None:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from shared.contract.base import ResourceKind
-from shared.contract.commands import SPEC_BY_KIND, ServerSpec
-from shared.contract.events import RequestedResource
-from shared.money import allocate, divide_half_up, vat_included
+from stoppoc.contract.base import Rejection, ResourceKind
+from stoppoc.contract.commands import SPEC_BY_KIND, ServerSpec
+from stoppoc.contract.events import RequestedResource
+from stoppoc.shared.money import allocate, divide_half_up, vat_included
 
 UNPRICED_RESOURCE = "unpriced_resource"
 INVALID_USAGE_CYCLE = "invalid_usage_cycle"
@@ -63,6 +63,7 @@ class Line:
     total: int
     cycle_discount: int
     coupon_discount: int
+    vat_percent: int
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,6 @@ class Order:
     @property
     def total(self) -> int:
         return sum(line.total for line in self.lines)
-
-
-@dataclass(frozen=True)
-class Rejection:
-    reason: str
-    detail: str
 
 
 def catalog_keys(resources: Sequence[RequestedResource]) -> tuple[list[str], list[str]]:
@@ -126,7 +121,7 @@ def price_round(
         return Rejection(UNPRICED_RESOURCE, f"the price list has no price for {', '.join(unpriced)}")
     if isinstance(coupon, Rejection):
         return coupon
-    amounts = [price * usage_cycle_months for price in monthly]
+    amounts = [price * usage_cycle_months for price in monthly if price is not None]
     return build_order(resources, amounts, cycle_percent, coupon, rules.vat_percent)
 
 
@@ -182,6 +177,7 @@ def build_order(
                 total=total,
                 cycle_discount=cycle_discount,
                 coupon_discount=coupon_discount,
+                vat_percent=vat_percent,
             )
         )
     return Order(tuple(lines), coupon.code if coupon else None)

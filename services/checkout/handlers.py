@@ -2,12 +2,11 @@
 quotes; keeps coupons and the redemption each order with a coupon reserves."""
 
 import dataclasses
-import uuid
+from typing import Any
 
-from pydantic import BaseModel
-
-from shared.contract.commands import CouponUpsert
-from shared.contract.events import (
+from stoppoc.contract.base import Rejection
+from stoppoc.contract.commands import CouponUpsert
+from stoppoc.contract.events import (
     OrderCreated,
     OrderLine,
     OrderRejected,
@@ -15,31 +14,30 @@ from shared.contract.events import (
     PaymentSettled,
     StopPocRequested,
 )
-from shared.contract.replies import QuoteFund, QuotePrice, QuoteRejected
-from shared.handlers import Forward, HandlerRegistry, Reply
-from shared.unit_of_work import UnitOfWork
-
-from services.checkout import coupons, domain, pricing
+from stoppoc.contract.replies import QuoteFund, QuotePrice, QuoteRejected
+from stoppoc.services.checkout import coupons, domain, pricing
+from stoppoc.shared.handlers import Forward, HandlerRegistry, Reply
+from stoppoc.shared.ids import derived_id
+from stoppoc.shared.unit_of_work import UnitOfWork
 
 registry = HandlerRegistry()
 CURRENCY = "VND"
 # The fields of a stop_poc.requested an order or a rejection repeats.
 _ROUND = {"request_id", "round", "customer_id", "cluster_id"}
 _TERMS = {"usage_cycle_months", "auto_renew"}
-_IDS = uuid.UUID("3c1f0e52-7b7d-4d3a-9d0e-0000000000c1")
 
 
 def order_id_for(request_id: str, round_: int) -> str:
-    return str(uuid.uuid5(_IDS, f"order:{request_id}:{round_}"))
+    return derived_id("order", request_id, round_)
 
 
 @registry.on("stop_poc.requested")
 async def price_round(event: StopPocRequested, uow: UnitOfWork) -> None:
-    await uow.execute("lock_round", event.request_id, event.round)
-    if await uow.fetchval("round_decided", event.request_id, event.round):
+    await uow.q.lock_round(request_id=event.request_id, round=event.round)
+    if await uow.q.round_decided(request_id=event.request_id, round=event.round):
         return  # the same round, redelivered under another message id
     outcome = await pricing.price(uow, event, lock_coupon=True)
-    if isinstance(outcome, domain.Rejection):
+    if isinstance(outcome, Rejection):
         await reject(event, outcome, uow)
     else:
         await create_order(event, outcome, uow)
@@ -49,7 +47,7 @@ async def price_round(event: StopPocRequested, uow: UnitOfWork) -> None:
 async def price_quote(request: QuotePrice, uow: UnitOfWork) -> Forward | Reply:
     """Priced like an order but reserving nothing; payment adds the wallet and answers the caller."""
     outcome = await pricing.price(uow, request, lock_coupon=False)
-    if isinstance(outcome, domain.Rejection):
+    if isinstance(outcome, Rejection):
         return Reply(QuoteRejected(cluster_id=request.cluster_id, reason=outcome.reason, detail=outcome.detail))
     return Forward(
         QuoteFund(
@@ -62,22 +60,21 @@ async def price_quote(request: QuotePrice, uow: UnitOfWork) -> Forward | Reply:
 
 @registry.on("checkout.coupon.upsert")
 async def upsert_coupon(command: CouponUpsert, uow: UnitOfWork) -> None:
-    # The coupon's fields are in the order of the query's parameters.
-    await uow.execute("upsert_coupon", *dataclasses.astuple(coupons.from_command(command)))
+    await uow.q.upsert_coupon(**dataclasses.asdict(coupons.from_command(command)))
 
 
 @registry.on("payment.settled")
 async def redeem_coupon(event: PaymentSettled, uow: UnitOfWork) -> None:
-    await uow.execute("settle_redemption", event.order_id, "redeemed")
+    await uow.q.settle_redemption(order_id=event.order_id, status="redeemed")
 
 
 @registry.on("payment.failed")
 async def release_coupon(event: PaymentFailed, uow: UnitOfWork) -> None:
     """A failed payment gives the coupon back: the redemption no longer counts to its limits."""
-    await uow.execute("settle_redemption", event.order_id, "released")
+    await uow.q.settle_redemption(order_id=event.order_id, status="released")
 
 
-def totals(order: domain.Order) -> dict:
+def totals(order: domain.Order) -> dict[str, Any]:
     return {
         "lines": [OrderLine(**dataclasses.asdict(line)) for line in order.lines],
         "subtotal": order.subtotal,
@@ -95,23 +92,23 @@ async def create_order(event: StopPocRequested, order: domain.Order, uow: UnitOf
         coupon_code=order.coupon_code,
         **totals(order),
     )
-    await record_and_emit(uow, "insert_order", created)
+    await uow.q.insert_order(order=created.model_dump(mode="json"))
+    await uow.emit(created)
     if order.coupon_code is not None:
-        await uow.execute(
-            "reserve_redemption", created.order_id, order.coupon_code, event.customer_id, order.coupon_discount
+        await uow.q.reserve_redemption(
+            order_id=created.order_id,
+            code=order.coupon_code,
+            customer_id=event.customer_id,
+            discount=order.coupon_discount,
         )
 
 
-async def reject(event: StopPocRequested, rejection: domain.Rejection, uow: UnitOfWork) -> None:
+async def reject(event: StopPocRequested, rejection: Rejection, uow: UnitOfWork) -> None:
     rejected = OrderRejected(
         **event.model_dump(include=_ROUND),
         reason=rejection.reason,
         detail=rejection.detail,
     )
-    await record_and_emit(uow, "insert_rejection", rejected)
-
-
-async def record_and_emit(uow: UnitOfWork, query: str, message: BaseModel) -> None:
-    """Store the decision from the very data it announces, then announce it."""
-    await uow.execute(query, message.model_dump_json())
-    await uow.emit(message)
+    # Stored from the very data it announces.
+    await uow.q.insert_rejection(rejection=rejected.model_dump(mode="json"))
+    await uow.emit(rejected)

@@ -5,23 +5,28 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from shared.contract.events import RequestedResource
-from shared.envelope import utc_now
-from shared.unit_of_work import UnitOfWork
-
-from services.checkout import coupons, domain
+from stoppoc.contract.base import Rejection
+from stoppoc.contract.envelope import utc_now
+from stoppoc.contract.events import RequestedResource
+from stoppoc.services.checkout import coupons, domain
+from stoppoc.services.checkout.price_list import ServerPrice, VolumePrice
+from stoppoc.shared.unit_of_work import UnitOfWork
 
 
 class Terms(Protocol):
     """What pricing reads from a ``stop_poc.requested`` or a ``checkout.quote.price``."""
 
-    customer_id: str
-    usage_cycle_months: int
-    coupon_code: str | None
-    resources: Sequence[RequestedResource]
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def usage_cycle_months(self) -> int: ...
+    @property
+    def coupon_code(self) -> str | None: ...
+    @property
+    def resources(self) -> Sequence[RequestedResource]: ...
 
 
-async def price(uow: UnitOfWork, terms: Terms, *, lock_coupon: bool) -> domain.Order | domain.Rejection:
+async def price(uow: UnitOfWork, terms: Terms, *, lock_coupon: bool) -> domain.Order | Rejection:
     """``lock_coupon``: hold the coupon row until the transaction ends, so that the redemption an
     order reserves is counted by every other round priced after it (quotes only read)."""
     coupon = None
@@ -29,7 +34,7 @@ async def price(uow: UnitOfWork, terms: Terms, *, lock_coupon: bool) -> domain.O
         coupon = await coupon_offer(uow, terms.coupon_code, terms.customer_id, lock=lock_coupon)
     return domain.price_round(
         terms.resources,
-        await load_catalog(uow, terms.resources),
+        await catalog_for(uow, terms.resources),
         domain.PricingRules(uow.settings.vat_percent, uow.settings.usage_cycles),
         usage_cycle_months=terms.usage_cycle_months,
         coupon=coupon,
@@ -44,19 +49,19 @@ def priced_at(uow: UnitOfWork) -> datetime:
 
 async def coupon_offer(
     uow: UnitOfWork, code: str, customer_id: str, *, lock: bool
-) -> domain.CouponDiscount | domain.Rejection:
+) -> domain.CouponDiscount | Rejection:
     code = coupons.normalize_code(code)
-    row = await uow.fetchrow("lock_coupon" if lock else "coupon", code)
-    usage = await uow.fetchrow("coupon_usage", code, customer_id)
-    coupon = coupons.Coupon(**dict(row)) if row else None
-    return coupons.offer(code, coupon, coupons.Usage(**dict(usage)), customer_id, priced_at(uow))
+    coupon = await (uow.q.lock_coupon(code=code) if lock else uow.q.coupon(code=code))
+    usage = await uow.q.coupon_usage(code=code, customer_id=customer_id)
+    return coupons.offer(code, coupon, usage, customer_id, priced_at(uow))
 
 
-async def load_catalog(uow: UnitOfWork, resources: Sequence[RequestedResource]) -> domain.Catalog:
+async def catalog_for(uow: UnitOfWork, resources: Sequence[RequestedResource]) -> domain.Catalog:
+    """The prices of the flavors and volume types these resources need."""
     flavors, volume_types = domain.catalog_keys(resources)
-    servers = await uow.fetch("server_prices", flavors)
-    volumes = await uow.fetch("volume_prices", volume_types)
+    servers: list[ServerPrice] = await uow.q.server_prices(flavors=flavors)
+    volumes: list[VolumePrice] = await uow.q.volume_prices(volume_types=volume_types)
     return domain.Catalog(
-        server_monthly={r["flavor"]: r["monthly_price"] for r in servers},
-        volume_gib_monthly={r["volume_type"]: r["price_per_gib_month"] for r in volumes},
+        server_monthly={s.flavor: s.monthly_price for s in servers},
+        volume_gib_monthly={v.volume_type: v.price_per_gib_month for v in volumes},
     )

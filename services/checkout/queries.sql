@@ -1,58 +1,113 @@
--- name: lock_round
--- Serialises the messages of one round, so that two deliveries of it decide once.
-SELECT pg_advisory_xact_lock(hashtextextended('checkout:' || $1::text || ':' || $2::integer, 0));
+-- Checkout's queries (loaded by queries.py; the rows they return are defined there).
 
--- name: round_decided
-SELECT EXISTS (SELECT 1 FROM orders WHERE request_id = $1 AND round = $2)
-    OR EXISTS (SELECT 1 FROM order_rejections WHERE request_id = $1 AND round = $2);
+-- name: lock_round!
+-- Serialises the messages of one round, so that two deliveries of it decide once.
+SELECT pg_advisory_xact_lock(hashtextextended('checkout:' || :request_id::text || ':' || :round::integer, 0));
+
+-- name: round_decided$
+SELECT EXISTS (SELECT 1 FROM orders WHERE request_id = :request_id AND round = :round)
+    OR EXISTS (SELECT 1 FROM order_rejections WHERE request_id = :request_id AND round = :round);
 
 -- name: server_prices
-SELECT flavor, monthly_price FROM server_prices WHERE flavor = any($1::text[]);
+-- record_class: ServerPrice
+SELECT flavor, vcpu, ram_gib, monthly_price FROM server_prices
+WHERE :flavors::text[] IS NULL OR flavor = any(:flavors::text[]) ORDER BY flavor;
 
 -- name: volume_prices
-SELECT volume_type, price_per_gib_month FROM volume_prices WHERE volume_type = any($1::text[]);
+-- record_class: VolumePrice
+SELECT volume_type, price_per_gib_month FROM volume_prices
+WHERE :volume_types::text[] IS NULL OR volume_type = any(:volume_types::text[]) ORDER BY volume_type;
 
--- name: insert_order
--- $1 is the order.created data as JSON, whose fields are named like the columns.
+-- name: upsert_server_price$
+-- true: added, false: changed, NULL: the same price was there already.
+INSERT INTO server_prices AS p (flavor, vcpu, ram_gib, monthly_price) VALUES (:flavor, :vcpu, :ram_gib, :monthly_price)
+ON CONFLICT (flavor) DO UPDATE SET vcpu = excluded.vcpu, ram_gib = excluded.ram_gib,
+                                   monthly_price = excluded.monthly_price
+WHERE (p.vcpu, p.ram_gib, p.monthly_price) IS DISTINCT FROM (excluded.vcpu, excluded.ram_gib, excluded.monthly_price)
+RETURNING xmax = 0 AS added;
+
+-- name: upsert_volume_price$
+-- true: added, false: changed, NULL: the same price was there already.
+INSERT INTO volume_prices AS p (volume_type, price_per_gib_month) VALUES (:volume_type, :price_per_gib_month)
+ON CONFLICT (volume_type) DO UPDATE SET price_per_gib_month = excluded.price_per_gib_month
+WHERE p.price_per_gib_month IS DISTINCT FROM excluded.price_per_gib_month
+RETURNING xmax = 0 AS added;
+
+-- name: insert_order!
+-- :order is the order.created data, whose fields are named like the columns.
 INSERT INTO orders (order_id, request_id, round, customer_id, cluster_id, usage_cycle_months,
                     auto_renew, coupon_code, subtotal, discount, tax, total, currency, lines)
 SELECT order_id, request_id, round, customer_id, cluster_id, usage_cycle_months,
        auto_renew, coupon_code, subtotal, discount, tax, total, currency, lines
-FROM jsonb_populate_record(NULL::orders, $1::jsonb);
+FROM jsonb_populate_record(NULL::orders, :order::jsonb);
 
--- name: insert_rejection
--- $1 is the order.rejected data as JSON.
+-- name: insert_rejection!
+-- :rejection is the order.rejected data.
 INSERT INTO order_rejections (request_id, round, customer_id, cluster_id, reason, detail)
 SELECT request_id, round, customer_id, cluster_id, reason, detail
-FROM jsonb_populate_record(NULL::order_rejections, $1::jsonb);
+FROM jsonb_populate_record(NULL::order_rejections, :rejection::jsonb);
 
--- name: coupon
+-- name: coupon^
+-- record_class: Coupon
 SELECT code, kind, value, valid_from, valid_until, max_redemptions, per_customer_limit
-FROM coupons WHERE code = $1;
+FROM coupons WHERE code = :code;
 
--- name: lock_coupon
+-- name: lock_coupon^
+-- record_class: Coupon
 -- Held until the round's transaction ends: two rounds racing for a coupon's last redemption
 -- take turns, and the second counts the first one's reservation.
 SELECT code, kind, value, valid_from, valid_until, max_redemptions, per_customer_limit
-FROM coupons WHERE code = $1 FOR UPDATE;
+FROM coupons WHERE code = :code FOR UPDATE;
 
--- name: coupon_usage
-SELECT count(*) AS total, count(*) FILTER (WHERE customer_id = $2) AS by_customer
-FROM coupon_redemptions WHERE code = $1 AND status <> 'released';
+-- name: coupon_usage^
+-- record_class: Usage
+SELECT count(*) AS total, count(*) FILTER (WHERE customer_id = :customer_id) AS by_customer
+FROM coupon_redemptions WHERE code = :code AND status <> 'released';
 
--- name: upsert_coupon
+-- name: upsert_coupon!
 INSERT INTO coupons (code, kind, value, valid_from, valid_until, max_redemptions, per_customer_limit)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+VALUES (:code, :kind, :value, :valid_from, :valid_until, :max_redemptions, :per_customer_limit)
 ON CONFLICT (code) DO UPDATE
 SET kind = excluded.kind, value = excluded.value, valid_from = excluded.valid_from,
     valid_until = excluded.valid_until, max_redemptions = excluded.max_redemptions,
     per_customer_limit = excluded.per_customer_limit, updated_at = now();
 
--- name: reserve_redemption
+-- name: reserve_redemption!
 INSERT INTO coupon_redemptions (order_id, code, customer_id, discount, status)
-VALUES ($1, $2, $3, $4, 'reserved');
+VALUES (:order_id, :code, :customer_id, :discount, 'reserved');
 
--- name: settle_redemption
--- $2 is 'redeemed' or 'released'; an order without a coupon, or one settled already, is untouched.
-UPDATE coupon_redemptions SET status = $2, settled_at = now()
-WHERE order_id = $1 AND status = 'reserved';
+-- name: settle_redemption!
+-- :status is 'redeemed' or 'released'; an order without a coupon, or one settled already, is untouched.
+UPDATE coupon_redemptions SET status = :status, settled_at = now()
+WHERE order_id = :order_id AND status = 'reserved';
+
+-- Staff views (`stoppoc orders`, `stoppoc coupons`, `stoppoc catalog`): read only.
+
+-- name: list_orders
+-- record_class: OrderRow
+SELECT order_id, request_id, customer_id, cluster_id, round, usage_cycle_months, auto_renew, coupon_code,
+       subtotal, discount, tax, total, currency, created_at, lines
+FROM orders WHERE :customer_id::text IS NULL OR customer_id = :customer_id
+ORDER BY created_at, order_id;
+
+-- name: order^
+-- record_class: OrderRow
+SELECT order_id, request_id, customer_id, cluster_id, round, usage_cycle_months, auto_renew, coupon_code,
+       subtotal, discount, tax, total, currency, created_at, lines
+FROM orders WHERE order_id = :order_id;
+
+-- name: list_coupons
+-- record_class: CouponSummary
+SELECT c.code, c.kind, c.value, c.valid_from, c.valid_until, c.max_redemptions, c.per_customer_limit,
+       count(*) FILTER (WHERE r.status = 'reserved') AS reserved,
+       count(*) FILTER (WHERE r.status = 'redeemed') AS redeemed,
+       count(*) FILTER (WHERE r.status = 'released') AS released,
+       c.created_at, c.updated_at
+FROM coupons c LEFT JOIN coupon_redemptions r ON r.code = c.code
+WHERE :code::text IS NULL OR c.code = :code
+GROUP BY c.code ORDER BY c.code;
+
+-- name: coupon_redemptions
+-- record_class: Redemption
+SELECT order_id, customer_id, discount, status, reserved_at, settled_at
+FROM coupon_redemptions WHERE code = :code ORDER BY reserved_at, order_id;

@@ -1,12 +1,5 @@
-"""``faststream run services.inventory.app:app``"""
+"""``faststream run stoppoc.services.inventory.app:app``: inventory alone, configured from the environment."""
 
-from shared.service import ServiceDefinition
+from stoppoc.services.inventory.service import definition
 
-from services.inventory.handlers import registry
-from services.inventory.reminders import REMINDERS
-
-definition = ServiceDefinition(
-    name="inventory", registry=registry, package="services.inventory", periodic=(REMINDERS,)
-)
-build = definition.build
-app = build()
+app = definition.build()

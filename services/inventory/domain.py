@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.contract.base import CONVERTIBLE_KINDS, Billing, ResourceKind
+from stoppoc.contract.base import CONVERTIBLE_KINDS, Billing, Rejection, ResourceKind
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,9 @@ class Cluster:
     cluster_id: str
     customer_id: str
     poc: bool
+    name: str = ""
+    poc_expires_at: datetime | None = None
+    poc_stopped_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -26,14 +29,16 @@ class Resource:
     held_by: str | None = None  # the request id of the conversion holding it
     deleted: bool = False
 
+    def __post_init__(self) -> None:
+        # Rows from the database carry the enums' values.
+        object.__setattr__(self, "kind", ResourceKind(self.kind))
+        object.__setattr__(self, "billing", Billing(self.billing))
+
     @property
     def convertible(self) -> bool:
         """A POC server or volume that no conversion holds: what Stop POC picks."""
         return (
-            self.kind in CONVERTIBLE_KINDS
-            and self.billing is Billing.POC
-            and self.held_by is None
-            and not self.deleted
+            self.kind in CONVERTIBLE_KINDS and self.billing is Billing.POC and self.held_by is None and not self.deleted
         )
 
 
@@ -47,12 +52,6 @@ class Conversion:
     usage_cycle_months: int
     auto_renew: bool
     coupon_code: str | None
-
-
-@dataclass(frozen=True)
-class Rejection:
-    reason: str
-    detail: str
 
 
 def check_request(cluster: Cluster | None, customer_id: str, busy_with: str | None) -> Rejection | None:
@@ -73,7 +72,10 @@ _PROBLEMS = ("resource_not_found", "resource_not_convertible", "resource_not_poc
 
 
 def select_resources(
-    cluster_id: str, in_cluster: Iterable[Resource], confirmed: Sequence[Resource] | None, confirmed_ids: Sequence[str] | None
+    cluster_id: str,
+    in_cluster: Iterable[Resource],
+    confirmed: Sequence[Resource] | None,
+    confirmed_ids: Sequence[str] | None,
 ) -> list[Resource] | Rejection:
     """The resources a stop request converts: the ones the user confirmed, each of which
     must be a POC server or volume of the cluster; by default every such resource."""
@@ -105,7 +107,9 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
-def due_reminder(expires_at: datetime, now: datetime, offsets_days: Iterable[float], reminded: Iterable[float]) -> float | None:
+def due_reminder(
+    expires_at: datetime, now: datetime, offsets_days: Iterable[float], reminded: Iterable[float]
+) -> float | None:
     """The reminder to send now, as days before expiry, or None.
 
     Each offset is reminded once; when several have passed together (a cluster registered

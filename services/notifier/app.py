@@ -1,9 +1,5 @@
-"""``faststream run services.notifier.app:app``"""
+"""``faststream run stoppoc.services.notifier.app:app``: notifier alone, configured from the environment."""
 
-from shared.service import ServiceDefinition
+from stoppoc.services.notifier.service import definition
 
-from services.notifier.handlers import registry
-
-definition = ServiceDefinition(name="notifier", registry=registry, package="services.notifier")
-build = definition.build
-app = build()
+app = definition.build()

@@ -3,10 +3,9 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import BaseModel
-
-from shared.contract.events import (
+from stoppoc.contract.events import (
     ClusterPocExpiring,
     ClusterPocStopped,
     PaymentAwaitingFunds,
@@ -32,7 +31,7 @@ def vnd(amount: int) -> str:
     return f"{amount:,} VND"
 
 
-def about(event: BaseModel, kind: str, title: str, body: str) -> Notification:
+def about(event: Any, kind: str, title: str, body: str) -> Notification:
     # Events of a conversion name its request and cluster; a wallet credit names neither.
     return Notification(
         event.customer_id, kind, title, body, getattr(event, "request_id", None), getattr(event, "cluster_id", None)
@@ -143,7 +142,7 @@ def cluster_poc_expiring(event: ClusterPocExpiring) -> Notification:
     )
 
 
-RENDERERS: dict[str, Callable[[BaseModel], Notification]] = {
+RENDERERS: dict[str, Callable[[Any], Notification]] = {
     "cluster.poc_expiring": cluster_poc_expiring,
     "stop_poc.rejected": stop_poc_rejected,
     "payment.settled": payment_settled,

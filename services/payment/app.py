@@ -1,16 +1,5 @@
-"""``faststream run services.payment.app:app``"""
+"""``faststream run stoppoc.services.payment.app:app``: payment alone, configured from the environment."""
 
-from shared.periodic import PeriodicTask
-from shared.service import ServiceDefinition
+from stoppoc.services.payment.service import definition
 
-from services.payment.handlers import registry
-from services.payment.settlement import expire_overdue_waits
-
-definition = ServiceDefinition(
-    name="payment",
-    registry=registry,
-    package="services.payment",
-    periodic=(PeriodicTask("expire_funds_waits", expire_overdue_waits),),
-)
-build = definition.build
-app = build()
+app = definition.build()

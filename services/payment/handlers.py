@@ -1,39 +1,42 @@
 """Payment: settles orders from the customer's credit wallet, lets an order the wallet cannot
 cover wait for a top-up, takes wallet credits and refunds, and tells a quote what the wallet holds."""
 
-import uuid
-
-from shared.contract.commands import WalletCredit
-from shared.contract.events import OrderCreated, WalletCredited
-from shared.contract.replies import QuoteFund, StopPocQuoted
-from shared.handlers import HandlerRegistry, Reply
-from shared.unit_of_work import UnitOfWork
-
-from services.payment import domain, settlement
-from services.payment.settlement import INSUFFICIENT_FUNDS, Payment
+from stoppoc.contract.commands import WalletCredit
+from stoppoc.contract.events import OrderCreated, WalletCredited
+from stoppoc.contract.replies import QuoteFund, StopPocQuoted
+from stoppoc.services.payment import domain, settlement
+from stoppoc.services.payment.settlement import INSUFFICIENT_FUNDS, Payment
+from stoppoc.shared.handlers import HandlerRegistry, Reply
+from stoppoc.shared.ids import derived_id
+from stoppoc.shared.unit_of_work import UnitOfWork
 
 registry = HandlerRegistry()
-_IDS = uuid.UUID("5a1d7c4e-0000-4000-8000-0000000000a1")
 
 
 def payment_id_for(order_id: str) -> str:
-    return str(uuid.uuid5(_IDS, f"payment:{order_id}"))
+    return derived_id("payment", order_id)
 
 
 @registry.on("payment.wallet.credit")
 async def credit_wallet(cmd: WalletCredit, uow: UnitOfWork) -> None:
-    balance = await uow.fetchval("lock_wallet", cmd.customer_id)
-    if await uow.fetchval("ledger_entry_exists", cmd.reference):
+    balance = await uow.q.lock_wallet(customer_id=cmd.customer_id)
+    if await uow.q.ledger_entry_exists(reference=cmd.reference):
         return  # a retried credit with the same reference credits once
-    now = await uow.fetchval("transaction_time")
+    now = await uow.q.transaction_time()
     # Waits that ended before this credit came are decided on the balance they had.
     balance = await settlement.decide_waits(uow, cmd.customer_id, balance, now)
     balance_after = domain.credit(balance, cmd.amount)
     refunded = domain.refunded_payment_id(cmd.reference)
-    order_id = await uow.fetchval("order_of_payment", refunded) if refunded else None
-    await uow.execute("set_balance", cmd.customer_id, balance_after)
-    await uow.execute("append_ledger", cmd.customer_id, domain.credit_kind(cmd.reference), cmd.amount,
-                      cmd.reference, order_id, balance_after)
+    order_id = await uow.q.order_of_payment(payment_id=refunded) if refunded else None
+    await uow.q.set_balance(customer_id=cmd.customer_id, balance=balance_after)
+    await uow.q.append_ledger(
+        customer_id=cmd.customer_id,
+        kind=domain.credit_kind(cmd.reference),
+        amount=cmd.amount,
+        reference=cmd.reference,
+        order_id=order_id,
+        balance_after=balance_after,
+    )
     await uow.emit(
         WalletCredited(
             customer_id=cmd.customer_id, amount=cmd.amount, reference=cmd.reference, balance_after=balance_after
@@ -44,11 +47,11 @@ async def credit_wallet(cmd: WalletCredit, uow: UnitOfWork) -> None:
 
 @registry.on("order.created")
 async def pay_order(order: OrderCreated, uow: UnitOfWork) -> None:
-    balance = await uow.fetchval("lock_wallet", order.customer_id)
-    if await uow.fetchrow("payment_for_order", order.order_id):
+    balance = await uow.q.lock_wallet(customer_id=order.customer_id)
+    if await uow.q.payment_status(order_id=order.order_id):
         return  # the order was settled, failed or is waiting for funds already
     payment = Payment.of_order(order, payment_id_for(order.order_id))
-    now = await uow.fetchval("transaction_time")
+    now = await uow.q.transaction_time()
     outcome = domain.settle(balance, order.total)
     if outcome.settled:
         await settlement.record(uow, payment, "settled", outcome.balance_after)
@@ -64,5 +67,5 @@ async def pay_order(order: OrderCreated, uow: UnitOfWork) -> None:
 @registry.query("payment.quote.fund")
 async def fund_quote(quote: QuoteFund, uow: UnitOfWork) -> Reply:
     """The last hop of a quote: add what the wallet holds. Reads only; a quote creates no wallet."""
-    balance = await uow.fetchval("wallet_balance", quote.customer_id) or 0
+    balance = await uow.q.wallet_balance(customer_id=quote.customer_id) or 0
     return Reply(StopPocQuoted(**dict(quote), wallet_balance=balance, wallet_covers=balance >= quote.total))

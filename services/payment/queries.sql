@@ -1,57 +1,89 @@
--- name: lock_wallet
--- Creates the wallet if needed and locks its row until the transaction ends. Every change to a
--- customer's wallet or payments takes this lock first, so they never deadlock on each other.
-INSERT INTO wallets (customer_id) VALUES ($1)
+-- Payment's queries (loaded by queries.py; the rows they return are defined there).
+
+-- name: lock_wallet$
+-- Creates the wallet if needed and locks its row until the transaction ends; its balance. Every
+-- change to a customer's wallet or payments takes this lock first, so they never deadlock.
+INSERT INTO wallets (customer_id) VALUES (:customer_id)
 ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id
 RETURNING balance;
 
--- name: transaction_time
+-- name: transaction_time$
 -- One clock for deadlines: the database's, fixed for the whole transaction.
 SELECT now();
 
--- name: set_balance
-UPDATE wallets SET balance = $2, updated_at = now() WHERE customer_id = $1;
+-- name: set_balance!
+UPDATE wallets SET balance = :balance, updated_at = now() WHERE customer_id = :customer_id;
 
--- name: ledger_entry_exists
-SELECT EXISTS (SELECT 1 FROM ledger WHERE reference = $1);
+-- name: ledger_entry_exists$
+SELECT EXISTS (SELECT 1 FROM ledger WHERE reference = :reference);
 
--- name: append_ledger
+-- name: append_ledger!
 INSERT INTO ledger (customer_id, kind, amount, reference, order_id, balance_after)
-VALUES ($1, $2, $3, $4, $5, $6);
+VALUES (:customer_id, :kind, :amount, :reference, :order_id, :balance_after);
 
--- name: payment_for_order
-SELECT payment_id, status FROM payments WHERE order_id = $1;
+-- name: payment_status$
+-- NULL: payment has not seen the order yet.
+SELECT status FROM payments WHERE order_id = :order_id;
 
--- name: order_of_payment
-SELECT order_id FROM payments WHERE payment_id = $1;
+-- name: order_of_payment$
+SELECT order_id FROM payments WHERE payment_id = :payment_id;
 
--- name: record_payment
+-- name: record_payment!
 INSERT INTO payments (payment_id, order_id, request_id, round, customer_id, cluster_id, amount, status,
-                      reason, balance_after, resource_ids, lines, currency, wait_until, decided_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-        CASE WHEN $8 = 'awaiting_funds' THEN NULL ELSE now() END);
+                      reason, balance_after, resource_ids, lines, terms, currency, wait_until, decided_at)
+VALUES (:payment_id, :order_id, :request_id, :round, :customer_id, :cluster_id, :amount, :status,
+        :reason, :balance_after, :resource_ids, :lines, :terms, :currency, :wait_until,
+        CASE WHEN :status = 'awaiting_funds' THEN NULL ELSE now() END);
 
 -- name: lock_waiting_payments
+-- record_class: WaitingPayment
 -- A customer's orders waiting for funds, locked: a credit and the sweep never both decide one.
 SELECT payment_id, order_id, request_id, round, customer_id, cluster_id, amount, currency,
-       lines, wait_until
-FROM payments WHERE customer_id = $1 AND status = 'awaiting_funds'
+       lines, coalesce(terms, '{}') AS terms, wait_until
+FROM payments WHERE customer_id = :customer_id AND status = 'awaiting_funds'
 ORDER BY wait_until, created_at, order_id
 FOR UPDATE;
 
--- name: decide_payment
-UPDATE payments SET status = $2, reason = $3, balance_after = $4, decided_at = now()
-WHERE payment_id = $1 AND status = 'awaiting_funds';
+-- name: decide_payment!
+UPDATE payments SET status = :status, reason = :reason, balance_after = :balance_after, decided_at = now()
+WHERE payment_id = :payment_id AND status = 'awaiting_funds';
 
 -- name: claim_wallets_with_overdue_waits
+-- record_class: WalletBalance
 -- Wallets whose customer has a wait past its deadline; one being credited or paid from right
 -- now is skipped, and its waits are decided by that transaction or the next sweep.
 SELECT customer_id, balance FROM wallets
 WHERE customer_id IN (SELECT customer_id FROM payments
                       WHERE status = 'awaiting_funds' AND wait_until <= now())
 ORDER BY customer_id
-LIMIT $1
+LIMIT :batch_size
 FOR UPDATE SKIP LOCKED;
 
--- name: wallet_balance
-SELECT balance FROM wallets WHERE customer_id = $1;
+-- name: wallet_balance$
+SELECT balance FROM wallets WHERE customer_id = :customer_id;
+
+-- Staff views (`stoppoc wallet`, `stoppoc payments`, `stoppoc orders`): read only.
+
+-- name: wallet^
+-- record_class: WalletRow
+SELECT customer_id, balance, updated_at FROM wallets WHERE customer_id = :customer_id;
+
+-- name: ledger
+-- record_class: LedgerEntry
+SELECT kind, amount, reference, order_id, balance_after, created_at FROM ledger
+WHERE customer_id = :customer_id ORDER BY entry_id;
+
+-- name: list_wallets
+-- record_class: WalletSummary
+SELECT w.customer_id, w.balance, count(p.payment_id) AS awaiting_orders, w.updated_at
+FROM wallets w LEFT JOIN payments p ON p.customer_id = w.customer_id AND p.status = 'awaiting_funds'
+GROUP BY w.customer_id ORDER BY w.customer_id;
+
+-- name: list_payments
+-- record_class: PaymentRow
+SELECT payment_id, order_id, customer_id, cluster_id, round, amount, status, reason, balance_after,
+       wait_until, created_at, decided_at
+FROM payments
+WHERE (:customer_id::text IS NULL OR customer_id = :customer_id) AND (:status::text IS NULL OR status = :status)
+  AND (:order_ids::text[] IS NULL OR order_id = any(:order_ids::text[]))
+ORDER BY created_at, payment_id;

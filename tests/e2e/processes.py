@@ -15,8 +15,9 @@ from pathlib import Path
 
 import aio_pika
 
-from shared.settings import Settings
-from shared.topology import SERVICES, Names
+from stoppoc.services.registry import SERVICES
+from stoppoc.shared.settings import Settings
+from stoppoc.shared.topology import Names
 
 
 def instance_name(service: str, number: int) -> str:
@@ -67,7 +68,7 @@ class ServiceProcesses:
     def _spawn(self, name: str) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "services", "run", service_of(name), "--no-migrate"],
+            [sys.executable, "-m", "stoppoc.cli", "run", service_of(name), "--no-migrate"],
             env=self.environment(),
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -23,8 +23,12 @@ async def credit(client, customer_id: str, amount: int) -> dict:
 async def quote(client, cluster: SampleCluster, months: int, coupon: str | None = None):
     return await client.request(
         "inventory.stop_poc.quote",
-        {"customer_id": cluster.customer_id, "cluster_id": cluster.cluster_id, "usage_cycle_months": months,
-         "coupon_code": coupon},
+        {
+            "customer_id": cluster.customer_id,
+            "cluster_id": cluster.cluster_id,
+            "usage_cycle_months": months,
+            "coupon_code": coupon,
+        },
     )
 
 
@@ -33,7 +37,9 @@ async def upsert_coupon(client, database, **coupon) -> str:
     await client.send("checkout.coupon.upsert", coupon)
 
     async def stored() -> bool:
-        return bool(await database.fetchval("SELECT count(*) FROM checkout.coupons WHERE upper(code) = upper($1)", code))
+        return bool(
+            await database.fetchval("SELECT count(*) FROM checkout.coupons WHERE upper(code) = upper($1)", code)
+        )
 
     await wait_until(stored, what=f"coupon {code} stored")
     return code
@@ -69,9 +75,11 @@ async def test_each_cycle_charges_exactly_its_quote(services, client, database, 
     paid = (await client.wait_for("payment.settled", of(request))).data
     q = quoted.data
     assert q["total"] == order["total"] == paid["amount"] == sum(line["total"] for line in q["lines"])
-    assert [(l["resource_id"], l["total"], l["tax"]) for l in sorted(q["lines"], key=lambda l: l["resource_id"])] == [
-        (l["resource_id"], l["total"], l["tax"]) for l in sorted(order["lines"], key=lambda l: l["resource_id"])
-    ]
+
+    def figures(lines: list[dict]) -> list[tuple]:
+        return sorted((line["resource_id"], line["total"], line["tax"]) for line in lines)
+
+    assert figures(q["lines"]) == figures(order["lines"])
     assert q["wallet_covers"] is True and q["wallet_balance"] - paid["balance_after"] == q["total"]
     converted = (await client.wait_for("resources.converted", of(request))).data
     assert (converted["usage_cycle_months"], converted["auto_renew"]) == (months, auto_renew)
@@ -79,7 +87,10 @@ async def test_each_cycle_charges_exactly_its_quote(services, client, database, 
     for resource in shown:
         if resource["resource_id"] in cluster.convertible_ids:
             assert (resource["billing"], resource["auto_renew"], resource["usage_cycle_months"]) == (
-                "real", auto_renew, months)
+                "real",
+                auto_renew,
+                months,
+            )
             assert resource["paid_until"][:10] == converted["paid_until"][:10]
 
 
@@ -122,7 +133,7 @@ async def test_a_fixed_coupon_takes_exactly_its_value_off(services, client, data
     fixed = await upsert_coupon(client, database, kind="fixed", value=150_000)
     without = (await quote(client, cluster, 1)).data
     with_coupon = (await quote(client, cluster, 1, fixed)).data
-    request, outcome = await convert(client, cluster, 1, False, fixed)
+    request, _ = await convert(client, cluster, 1, False, fixed)
 
     assert without["total"] - with_coupon["total"] == 150_000
     paid = (await client.wait_for("payment.settled", of(request))).data
@@ -132,8 +143,9 @@ async def test_a_fixed_coupon_takes_exactly_its_value_off(services, client, data
 async def test_coupons_that_cannot_be_used_are_refused_each_with_its_reason(services, client, database):
     await services.start()
     now = datetime.now(UTC)
-    expired = await upsert_coupon(client, database, kind="percent", value=10,
-                                  valid_until=(now - timedelta(days=1)).isoformat())
+    expired = await upsert_coupon(
+        client, database, kind="percent", value=10, valid_until=(now - timedelta(days=1)).isoformat()
+    )
     exhausted = await upsert_coupon(client, database, kind="percent", value=10, max_redemptions=1)
     first = await ready_cluster(client)
     _, used = await convert(client, first, 1, False, exhausted)
@@ -197,8 +209,13 @@ async def test_a_short_wallet_not_topped_up_in_time_fails_and_releases_its_coupo
 
 async def _cli(services, *args: str):
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services", *args, env=services.environment(),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "stoppoc.cli",
+        *args,
+        env=services.environment(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await process.communicate()
     assert process.returncode == 0, err.decode()

@@ -3,7 +3,7 @@ driven only through the public contract."""
 
 import pytest
 
-from shared.envelope import Envelope
+from stoppoc.contract.envelope import Envelope
 from tests.contract_data import SampleCluster, server, unique_id, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,9 @@ def of(request: dict):
 
 async def test_a_poc_cluster_is_converted_and_charged_exactly_its_order_total(services, client, database):
     await services.start()
-    cluster, request, funded, outcome = await funded_conversion(client, 50_000_000, usage_cycle_months=3, auto_renew=True)
+    cluster, request, funded, outcome = await funded_conversion(
+        client, 50_000_000, usage_cycle_months=3, auto_renew=True
+    )
 
     assert outcome.routing_key == "cluster.poc_stopped"
     order = (await client.wait_for("order.created", of(request))).data
@@ -70,16 +72,19 @@ async def test_a_wallet_that_cannot_pay_fails_the_conversion_and_the_resources_s
     failed = (await client.wait_for("payment.failed", of(request))).data
     assert failed["shortfall"] == failed["amount"] - 1_000
     assert await database.fetchval("SELECT count(*) FROM inventory.resources WHERE billing = 'real'") == 0
-    assert await database.fetchval(
-        "SELECT balance FROM payment.wallets WHERE customer_id = $1", cluster.customer_id) == 1_000
+    assert (
+        await database.fetchval("SELECT balance FROM payment.wallets WHERE customer_id = $1", cluster.customer_id)
+        == 1_000
+    )
 
     # Topped up, the same cluster converts on the next press.
     await credit(client, cluster.customer_id, failed["shortfall"])
     retry = cluster.stop_request()
     await client.send("inventory.stop_poc.request", retry)
     assert (await client.wait_for_outcome(retry["request_id"])).routing_key == "cluster.poc_stopped"
-    assert await database.fetchval(
-        "SELECT balance FROM payment.wallets WHERE customer_id = $1", cluster.customer_id) == 0
+    assert (
+        await database.fetchval("SELECT balance FROM payment.wallets WHERE customer_id = $1", cluster.customer_id) == 0
+    )
     await _wait_for_notifications(database, cluster.customer_id, "payment_failed")
 
 
@@ -92,7 +97,9 @@ async def test_requests_that_cannot_be_met_are_rejected_with_a_reason(services, 
     unknown = cluster.stop_request(cluster_id=unique_id("nowhere"))
     for request in (foreign, snapshot_only, unknown):
         await client.send("inventory.stop_poc.request", request)
-    reasons = [(await client.wait_for_outcome(r["request_id"])).data["reason"] for r in (foreign, snapshot_only, unknown)]
+    reasons = [
+        (await client.wait_for_outcome(r["request_id"])).data["reason"] for r in (foreign, snapshot_only, unknown)
+    ]
 
     assert reasons == ["cluster_not_owned", "resource_not_convertible", "cluster_not_found"]
     assert not client.seen("order.created")
@@ -151,7 +158,9 @@ async def test_a_cluster_converted_resource_by_resource_stops_without_an_order(s
 
     assert (outcome.routing_key, outcome.data["rounds"]) == ("cluster.poc_stopped", 0)
     assert not client.seen("order.created", of(request))
-    assert await database.fetchval("SELECT poc FROM inventory.clusters WHERE cluster_id = $1", cluster.cluster_id) is False
+    assert (
+        await database.fetchval("SELECT poc FROM inventory.clusters WHERE cluster_id = $1", cluster.cluster_id) is False
+    )
 
 
 async def test_redelivering_every_message_of_a_conversion_changes_nothing(services, client, database):
@@ -164,7 +173,7 @@ async def test_redelivering_every_message_of_a_conversion_changes_nothing(servic
     flow = [e for e in client.events if e.data.get("request_id") == request["request_id"]]
     for envelope in flow:
         await client.publish(services.names.events, envelope.routing_key, envelope.to_json(), message_id=envelope.id)
-    command = [e for e in client.events if e.routing_key == "stop_poc.requested"][0]
+    command = next(e for e in client.events if e.routing_key == "stop_poc.requested")
     await client.send("inventory.stop_poc.request", request, message_id=command.causationid)
     # A fresh conversion afterwards passes through every queue: the replays are handled by then.
     marker = SampleCluster()

@@ -30,8 +30,15 @@ async def demo_environment(amqp_url, postgres_url, names):
 
 async def test_the_demo_converts_its_sample_cluster_and_exits_zero(demo_environment):
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services", "demo", "--timeout", "60",
-        env=demo_environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "stoppoc.cli",
+        "demo",
+        "--timeout",
+        "60",
+        env=demo_environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     output = (await asyncio.wait_for(process.communicate(), 180))[0].decode()
 
@@ -45,11 +52,16 @@ async def test_the_demo_converts_its_sample_cluster_and_exits_zero(demo_environm
 async def test_the_demo_says_in_one_line_when_the_broker_cannot_be_reached(demo_environment):
     environment = {**demo_environment, "STOPPOC_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services", "demo", env=environment,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "stoppoc.cli",
+        "demo",
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    _, err = await asyncio.wait_for(process.communicate(), 60)
 
-    assert process.returncode == 2
+    assert process.returncode == 3
     assert err.decode().strip().startswith("stoppoc: cannot reach RabbitMQ")
     assert len(err.decode().strip().splitlines()) == 1

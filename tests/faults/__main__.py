@@ -9,6 +9,7 @@ then keeps the services' logs.
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import uuid
@@ -16,9 +17,10 @@ from pathlib import Path
 
 import asyncpg
 
-from services.runner import migrate_all
-from shared import topology
-from shared.settings import Settings
+from stoppoc.cli.runner import migrate_all
+from stoppoc.services.registry import SERVICES
+from stoppoc.shared import topology
+from stoppoc.shared.settings import Settings
 from tests.faults.suite import run_suite
 from tests.infrastructure import postgres_url, rabbitmq_url, with_database
 
@@ -27,15 +29,17 @@ async def main(conversions: int, seed: int, instances: int, seconds: float | Non
     suffix = uuid.uuid4().hex[:8]
     with rabbitmq_url() as amqp, postgres_url() as server:
         name = f"stoppoc_faults_{suffix}"
-        settings = Settings(amqp_url=amqp, database_url=with_database(server, name),
-                            namespace=f"faults{suffix}", log_level=log_level)
+        settings = Settings(
+            amqp_url=amqp, database_url=with_database(server, name), namespace=f"faults{suffix}", log_level=log_level
+        )
         await migrate_all(settings)
         logs = Path(tempfile.mkdtemp(prefix="stoppoc-faults-"))
         try:
-            figures = await run_suite(settings, conversions=conversions, seed=seed, instances=instances,
-                                      log_dir=logs, seconds=seconds)
+            figures = await run_suite(
+                settings, conversions=conversions, seed=seed, instances=instances, log_dir=logs, seconds=seconds
+            )
         finally:
-            await topology.delete(amqp, topology.Names(settings.namespace))
+            await topology.delete(amqp, topology.Names(settings.namespace), SERVICES)
             admin = await asyncpg.connect(server)
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
@@ -43,9 +47,7 @@ async def main(conversions: int, seed: int, instances: int, seconds: float | Non
         if figures.violations:
             print(f"  service logs kept in {logs}")
             return 1
-        for log in logs.iterdir():
-            log.unlink()
-        logs.rmdir()
+        shutil.rmtree(logs)
         return 0
 
 

@@ -24,8 +24,14 @@ class FaultCounts:
 
 
 class Chaos:
-    def __init__(self, services: ServiceProcesses, instances: list[str], rng: random.Random,
-                 pause: tuple[float, float] = (0.2, 1.2), downtime: tuple[float, float] = (0.0, 1.5)) -> None:
+    def __init__(
+        self,
+        services: ServiceProcesses,
+        instances: list[str],
+        rng: random.Random,
+        pause: tuple[float, float] = (0.2, 1.2),
+        downtime: tuple[float, float] = (0.0, 1.5),
+    ) -> None:
         self.services = services
         self.instances = instances  # every instance that should be running
         self.rng = rng

@@ -7,10 +7,10 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from services.dlq import DeadLetter
-from services.notifier.domain import RENDERERS
-from shared.client import ContractClient
-from shared.envelope import Envelope
+from stoppoc.cli.dlq import DeadLetter
+from stoppoc.contract.envelope import Envelope
+from stoppoc.services.notifier.domain import RENDERERS
+from stoppoc.shared.client import ContractClient
 from tests.faults.probes import SCHEMAS
 from tests.faults.workload import BROKE_CREDIT, COUPON_REASONS, Plan
 
@@ -67,10 +67,14 @@ class Evidence:
             payments=await keyed("SELECT * FROM payment.payments", "order_id"),
             wallets={r["customer_id"]: r["balance"] for r in await database.fetch("SELECT * FROM payment.wallets")},
             ledger=await database.fetch("SELECT * FROM payment.ledger ORDER BY entry_id"),
-            notified={r["source_message_id"] for r in await database.fetch(
-                "SELECT source_message_id FROM notifier.notifications")},
-            pending_outbox={s: await database.fetchval(
-                f"SELECT count(*) FROM {s}.outbox WHERE published_at IS NULL") for s in SCHEMAS},
+            notified={
+                r["source_message_id"]
+                for r in await database.fetch("SELECT source_message_id FROM notifier.notifications")
+            },
+            pending_outbox={
+                s: await database.fetchval(f"SELECT count(*) FROM {s}.outbox WHERE published_at IS NULL")
+                for s in SCHEMAS
+            },
             queued=queued,
             dead_letters=dead_letters,
             events=events,
@@ -79,8 +83,17 @@ class Evidence:
 
 def check_all(plan: Plan, client: ContractClient, evidence: Evidence) -> Audit:
     audit = Audit()
-    for check in (outcomes, expected_outcomes, clusters, orders, charges, resources, wallets, nothing_lost,
-                  dead_letters):
+    for check in (
+        outcomes,
+        expected_outcomes,
+        clusters,
+        orders,
+        charges,
+        resources,
+        wallets,
+        nothing_lost,
+        dead_letters,
+    ):
         check(audit, plan, client, evidence)
     return audit
 
@@ -93,12 +106,15 @@ def outcomes(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidenc
         row = evidence.conversions.get(request_id)
         audit.check(row is not None, f"{request_id}: no conversion recorded by inventory")
         if finals and row:
-            audit.check(OUTCOME_OF_STATUS.get(row["status"]) == finals[0].routing_key,
-                        f"{request_id}: inventory says {row['status']}, the event {finals[0].routing_key}")
+            audit.check(
+                OUTCOME_OF_STATUS.get(row["status"]) == finals[0].routing_key,
+                f"{request_id}: inventory says {row['status']}, the event {finals[0].routing_key}",
+            )
 
 
 def expected_outcomes(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence) -> None:
     """What each request should have come to, given its twist and its customer's funding."""
+
     def outcome(request_id: str) -> tuple[str, str | None]:
         final = (client.outcomes.get(request_id) or [None])[0]
         return (final.routing_key, final.data.get("reason")) if final else ("none", None)
@@ -121,18 +137,24 @@ def expected_outcomes(audit: Audit, plan: Plan, client: ContractClient, evidence
         elif funding == "broke":
             audit.check(got == ("stop_poc.failed", "insufficient_funds"), f"{conversion.request_id} (broke): {got}")
         else:
-            audit.check(got[0] == "cluster.poc_stopped" or got == ("stop_poc.failed", "insufficient_funds"),
-                        f"{conversion.request_id} (partly funded): {got}")
+            audit.check(
+                got[0] == "cluster.poc_stopped" or got == ("stop_poc.failed", "insufficient_funds"),
+                f"{conversion.request_id} (partly funded): {got}",
+            )
 
 
 def clusters(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence) -> None:
     """A cluster is stopped at most once, and its POC option is off exactly when it was."""
     stopped = Counter(e.data["cluster_id"] for e in evidence.events["cluster.poc_stopped"])
     for cluster in plan.clusters:
-        audit.check(stopped[cluster.cluster_id] <= 1, f"{cluster.cluster_id} stopped {stopped[cluster.cluster_id]} times")
+        audit.check(
+            stopped[cluster.cluster_id] <= 1, f"{cluster.cluster_id} stopped {stopped[cluster.cluster_id]} times"
+        )
         row = evidence.clusters.get(cluster.cluster_id)
-        audit.check(row is not None and row["poc"] == (stopped[cluster.cluster_id] == 0),
-                    f"{cluster.cluster_id}: POC option {row and row['poc']} after {stopped[cluster.cluster_id]} stops")
+        audit.check(
+            row is not None and row["poc"] == (stopped[cluster.cluster_id] == 0),
+            f"{cluster.cluster_id}: POC option {row and row['poc']} after {stopped[cluster.cluster_id]} stops",
+        )
 
 
 def orders(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence) -> None:
@@ -140,16 +162,22 @@ def orders(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence)
     for order_id, order in evidence.orders.items():
         lines = json.loads(order["lines"])
         for column, part in (("total", "total"), ("subtotal", "amount"), ("discount", "discount"), ("tax", "tax")):
-            audit.check(order[column] == sum(line[part] for line in lines),
-                        f"order {order_id}: {column} {order[column]} is not the sum of its lines")
-        audit.check(all(line["total"] == line["amount"] - line["discount"] >= 0 for line in lines),
-                    f"order {order_id}: a line's total is not its amount less its discount")
+            audit.check(
+                order[column] == sum(line[part] for line in lines),
+                f"order {order_id}: {column} {order[column]} is not the sum of its lines",
+            )
+        audit.check(
+            all(line["total"] == line["amount"] - line["discount"] >= 0 for line in lines),
+            f"order {order_id}: a line's total is not its amount less its discount",
+        )
     announced = defaultdict(set)
     for event in evidence.events["order.created"]:
         announced[(event.data["request_id"], event.data["round"])].add(event.data["order_id"])
         order = evidence.orders.get(event.data["order_id"])
-        audit.check(order is not None and order["total"] == event.data["total"],
-                    f"order.created {event.data['order_id']} does not match checkout's order")
+        audit.check(
+            order is not None and order["total"] == event.data["total"],
+            f"order.created {event.data['order_id']} does not match checkout's order",
+        )
     for round_, order_ids in announced.items():
         audit.check(len(order_ids) == 1, f"round {round_} has orders {order_ids}")
     audit.check(len(announced) == len(evidence.orders), "orders without an order.created, or the other way round")
@@ -164,14 +192,18 @@ def charges(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence
             debits[entry["order_id"]].append(entry["amount"])
     for order_id, order in evidence.orders.items():
         payment = evidence.payments.get(order_id)
-        audit.check(payment is not None and payment["status"] in ("settled", "failed"),
-                    f"order {order_id}: payment {payment and payment['status']}")
+        audit.check(
+            payment is not None and payment["status"] in ("settled", "failed"),
+            f"order {order_id}: payment {payment and payment['status']}",
+        )
         if payment is None:
             continue
         if payment["status"] == "settled":
             audit.check(payment["amount"] == order["total"], f"order {order_id}: paid {payment['amount']}")
             expected = [-order["total"]] if order["total"] else []
-            audit.check(debits[order_id] == expected, f"order {order_id}: debits {debits[order_id]} for {order['total']}")
+            audit.check(
+                debits[order_id] == expected, f"order {order_id}: debits {debits[order_id]} for {order['total']}"
+            )
         else:
             audit.check(not debits[order_id], f"order {order_id}: a failed payment debited {debits[order_id]}")
     per_round = Counter()
@@ -183,13 +215,17 @@ def charges(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence
     twice = [round_ for round_, n in per_round.items() if n > 1]
     audit.check(not twice, f"rounds charged twice: {twice}")
     settled = evidence.events["payment.settled"]
-    audit.check(sorted(e.data["order_id"] for e in settled)
-                == sorted(o for o, p in evidence.payments.items() if p["status"] == "settled"),
-                "payment.settled events do not match the settled payments")
+    audit.check(
+        sorted(e.data["order_id"] for e in settled)
+        == sorted(o for o, p in evidence.payments.items() if p["status"] == "settled"),
+        "payment.settled events do not match the settled payments",
+    )
     for event in settled:
         order = evidence.orders.get(event.data["order_id"])
-        audit.check(order is not None and event.data["amount"] == order["total"],
-                    f"payment.settled {event.id}: {event.data['amount']} for an order of {order and order['total']}")
+        audit.check(
+            order is not None and event.data["amount"] == order["total"],
+            f"payment.settled {event.id}: {event.data['amount']} for an order of {order and order['total']}",
+        )
 
 
 def resources(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence) -> None:
@@ -205,20 +241,28 @@ def resources(audit: Audit, plan: Plan, client: ContractClient, evidence: Eviden
             rid, total = line["resource_id"], line["total"]
             paid_lines.add((payment["request_id"], rid))
             resource = evidence.resources.get(rid)
-            real = resource is not None and resource["converted_request_id"] == payment["request_id"] \
+            real = (
+                resource is not None
+                and resource["converted_request_id"] == payment["request_id"]
                 and resource["billing"] == "real"
+            )
             reference = f"{REFUND}{payment['payment_id']}:{rid}"
             refunded = refunds.get(reference) == total and reference in credited
-            audit.check(real != refunded or total == 0,
-                        f"{rid} paid {total} by {payment['payment_id']}: real {real}, refunded {refunded}")
+            audit.check(
+                real != refunded or total == 0,
+                f"{rid} paid {total} by {payment['payment_id']}: real {real}, refunded {refunded}",
+            )
     for reference in refunds:
         _, payment_id, rid = reference.split(":", 2)
-        audit.check(any(p["payment_id"] == payment_id for p in evidence.payments.values()),
-                    f"refund {reference} for no payment")
+        audit.check(
+            any(p["payment_id"] == payment_id for p in evidence.payments.values()), f"refund {reference} for no payment"
+        )
     for rid, resource in evidence.resources.items():
         if resource["converted_request_id"]:
             audit.check((resource["converted_request_id"], rid) in paid_lines, f"{rid} is real but was never paid")
-        audit.check(resource["converting_request_id"] is None, f"{rid} still held by {resource['converting_request_id']}")
+        audit.check(
+            resource["converting_request_id"] is None, f"{rid} still held by {resource['converting_request_id']}"
+        )
 
 
 def wallets(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence) -> None:
@@ -240,19 +284,30 @@ def wallets(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence
         running = 0
         for entry in entries[customer_id]:
             running += entry["amount"]
-            audit.check(running == entry["balance_after"] >= 0,
-                        f"{customer_id}: ledger entry {entry['entry_id']} says {entry['balance_after']}, sum {running}")
+            audit.check(
+                running == entry["balance_after"] >= 0,
+                f"{customer_id}: ledger entry {entry['entry_id']} says {entry['balance_after']}, sum {running}",
+            )
         audit.check(balance == running >= 0, f"{customer_id}: balance {balance}, ledger sum {running}")
-        credits = {e["reference"]: e["amount"] for e in entries[customer_id]
-                   if e["amount"] > 0 and not e["reference"].startswith(REFUND)}
-        audit.check(credits == {c["reference"]: c["amount"] for c in customer.credits},
-                    f"{customer_id}: credits {credits} are not the top-ups sent, each once")
+        credits = {
+            e["reference"]: e["amount"]
+            for e in entries[customer_id]
+            if e["amount"] > 0 and not e["reference"].startswith(REFUND)
+        }
+        audit.check(
+            credits == {c["reference"]: c["amount"] for c in customer.credits},
+            f"{customer_id}: credits {credits} are not the top-ups sent, each once",
+        )
         debits = -sum(e["amount"] for e in entries[customer_id] if e["amount"] < 0)
         refunds = sum(e["amount"] for e in entries[customer_id] if e["reference"].startswith(REFUND))
         audit.check(debits == debited[customer_id], f"{customer_id}: debits {debits}, settled {debited[customer_id]}")
-        audit.check(refunds == refunded[customer_id], f"{customer_id}: refunds {refunds}, credited {refunded[customer_id]}")
-        audit.check(balance == sum(credits.values()) - debits + refunds,
-                    f"{customer_id}: balance {balance} is not credits - debits + refunds")
+        audit.check(
+            refunds == refunded[customer_id], f"{customer_id}: refunds {refunds}, credited {refunded[customer_id]}"
+        )
+        audit.check(
+            balance == sum(credits.values()) - debits + refunds,
+            f"{customer_id}: balance {balance} is not credits - debits + refunds",
+        )
         if customer.funding == "broke":
             audit.check(balance == BROKE_CREDIT, f"{customer_id} could pay nothing yet has {balance}")
 
@@ -270,7 +325,12 @@ def nothing_lost(audit: Audit, plan: Plan, client: ContractClient, evidence: Evi
 
 def dead_letters(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence) -> None:
     """Only the poison is dead-lettered, each in the queue of the service it was for, with its reason."""
-    found = {(service, letter.message_id, letter.headers.get("error"))
-             for service, letters in evidence.dead_letters.items() for letter in letters}
+    found = {
+        (service, letter.message_id, letter.headers.get("error"))
+        for service, letters in evidence.dead_letters.items()
+        for letter in letters
+    }
     expected = {(p.service, p.message_id, p.error) for p in plan.poison}
-    audit.check(found == expected, f"dead letters {sorted(found - expected)} unexpected, {sorted(expected - found)} missing")
+    audit.check(
+        found == expected, f"dead letters {sorted(found - expected)} unexpected, {sorted(expected - found)} missing"
+    )

@@ -82,9 +82,13 @@ async def all_stamped(database) -> bool:
 async def stoppoc(settings, *args: str) -> tuple[int, str]:
     """``stoppoc ARGS`` in a subprocess: its exit code and output."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services", *args,
+        sys.executable,
+        "-m",
+        "stoppoc.cli",
+        *args,
         env={**os.environ, "STOPPOC_AMQP_URL": settings.amqp_url, "STOPPOC_NAMESPACE": settings.namespace},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await process.communicate()
     return process.returncode, out.decode()

@@ -3,6 +3,7 @@ a seeded batch of conversions sent through the contract while the fault injector
 stops and cuts them, then every invariant checked and the figures reported."""
 
 import asyncio
+import contextlib
 import random
 import time
 from collections import Counter
@@ -11,11 +12,13 @@ from pathlib import Path
 
 import asyncpg
 
-from services.dlq import peek
-from shared.client import ContractClient
-from shared.envelope import Envelope
-from shared.settings import Settings
-from shared.topology import SERVICES, Names
+from stoppoc.cli.dlq import peek
+from stoppoc.contract.envelope import Envelope
+from stoppoc.services import registry
+from stoppoc.services.registry import SERVICES
+from stoppoc.shared.client import ContractClient
+from stoppoc.shared.settings import Settings
+from stoppoc.shared.topology import Names
 from tests.contract_data import wait_until
 from tests.e2e.processes import ServiceProcesses
 from tests.faults.chaos import Chaos, FaultCounts
@@ -26,8 +29,13 @@ from tests.faults.workload import Plan, Sender, load_catalog, plan
 
 # Production's retry settings, with the relay and the sweeps polling faster so a run is short.
 SUITE_SETTINGS = {
-    "max_attempts": 5, "max_deliveries": 5, "retry_base_seconds": 0.1, "relay_poll_seconds": 0.2,
-    "sweep_seconds": 0.5, "funds_wait_seconds": 1.0, "prefetch": 8,
+    "max_attempts": 5,
+    "max_deliveries": 5,
+    "retry_base_seconds": 0.1,
+    "relay_poll_seconds": 0.2,
+    "sweep_seconds": 0.5,
+    "funds_wait_seconds": 1.0,
+    "prefetch": 8,
 }
 
 
@@ -66,34 +74,51 @@ class Figures:
             f"{f.broker_cuts} broker connections closed, {f.database_cuts} database connections terminated",
             f"  events seen          {self.events_seen}; republished by the suite {self.republished}; "
             f"duplicates delivered by the services {self.duplicates_delivered}",
-            f"  redeliveries         {self.redeliveries[0]} of {self.redeliveries[1]} messages, counted by the services",
-            f"  dead letters         {sum(self.dead_letters.values())} ({letters}); extra copies {self.dead_letter_copies}",
+            f"  redeliveries         {self.redeliveries[0]} of {self.redeliveries[1]} messages, "
+            "counted by the services",
+            f"  dead letters         {sum(self.dead_letters.values())} ({letters}); "
+            f"extra copies {self.dead_letter_copies}",
             f"  invariants checked   {self.invariants_checked}",
             f"  violations           {len(self.violations)}",
             *(f"    - {violation}" for violation in self.violations[:50]),
         ]
 
 
-async def run_suite(settings: Settings, *, conversions: int, seed: int, instances: int, log_dir: Path,
-                    seconds: float | None = None) -> Figures:
+async def run_suite(
+    settings: Settings, *, conversions: int, seed: int, instances: int, log_dir: Path, seconds: float | None = None
+) -> Figures:
     """``seconds``: how long the stop requests are spread over (default: five a second)."""
     settings = settings.model_copy(update=SUITE_SETTINGS)
     names = Names(settings.namespace)
     services = ServiceProcesses(settings, log_dir)
     database = await asyncpg.connect(settings.database_url)
     try:
-        async with ContractClient(settings.amqp_url, names, source="/faults/portal") as client:
+        async with ContractClient(
+            settings.amqp_url, names, source="/faults/portal", declare=registry.topology()
+        ) as client:
             the_plan = plan(conversions, seed, await load_catalog(database))
-            figures = Figures(seed, conversions, instances, Counter(c.funding for c in the_plan.customers.values()),
-                              len(the_plan.request_ids), the_plan.commands)
+            figures = Figures(
+                seed,
+                conversions,
+                instances,
+                Counter(c.funding for c in the_plan.customers.values()),
+                len(the_plan.request_ids),
+                the_plan.commands,
+            )
             await services.start(instances=instances)
             started = time.monotonic()
             chaos = Chaos.over(services, SERVICES, instances, random.Random(seed + 1))
             chaos.start()
             republisher = Republisher(client, random.Random(seed + 3))
             try:
-                await _send(the_plan, client, database, random.Random(seed + 2),
-                            seconds=conversions / 5 if seconds is None else seconds, timeout=60 + conversions)
+                await _send(
+                    the_plan,
+                    client,
+                    database,
+                    random.Random(seed + 2),
+                    seconds=conversions / 5 if seconds is None else seconds,
+                    timeout=60 + conversions,
+                )
             finally:
                 figures.faults = await chaos.stop()
                 await republisher.stop()
@@ -110,22 +135,27 @@ async def run_suite(settings: Settings, *, conversions: int, seed: int, instance
     return figures
 
 
-async def _send(the_plan: Plan, client: ContractClient, database, rng: random.Random, seconds: float,
-                timeout: float) -> None:
+async def _send(
+    the_plan: Plan, client: ContractClient, database, rng: random.Random, seconds: float, timeout: float
+) -> None:
     sender = Sender(client, rng)
     await sender.register(the_plan)
     resources = sum(len(c.resources) for c in the_plan.clusters)
-    await wait_until(lambda: _counted(database, "SELECT count(*) FROM inventory.resources", resources),
-                     timeout=timeout, what="every resource registered")
+    await wait_until(
+        lambda: _counted(database, "SELECT count(*) FROM inventory.resources", resources),
+        timeout=timeout,
+        what="every resource registered",
+    )
     await sender.fund(the_plan)
     references = [c["reference"] for customer in the_plan.customers.values() for c in customer.credits]
-    await wait_until(lambda: _counted(database, "SELECT count(*) FROM payment.ledger", len(references)),
-                     timeout=timeout, what="every wallet funded")
+    await wait_until(
+        lambda: _counted(database, "SELECT count(*) FROM payment.ledger", len(references)),
+        timeout=timeout,
+        what="every wallet funded",
+    )
     await sender.press(the_plan, seconds)
-    try:
+    with contextlib.suppress(TimeoutError):  # the invariants name each conversion that did not end
         await client.wait_for_outcomes(the_plan.request_ids, timeout=timeout)
-    except TimeoutError:
-        pass  # the invariants name each conversion that did not end
 
 
 class Republisher:
@@ -147,8 +177,13 @@ class Republisher:
             return
         if self.rng.random() < self.SHARE:
             self.copies[event.id] += 1
-            self._tasks.append(asyncio.create_task(self.client.publish(
-                self.client.names.events, event.routing_key, event.to_json(), message_id=event.id)))
+            self._tasks.append(
+                asyncio.create_task(
+                    self.client.publish(
+                        self.client.names.events, event.routing_key, event.to_json(), message_id=event.id
+                    )
+                )
+            )
 
     async def stop(self) -> None:
         self._stopped = True
@@ -178,15 +213,23 @@ async def _quiesce(database, names: Names, timeout: float) -> dict[str, int]:
     deadline = time.monotonic() + timeout
     while calm < 2 and time.monotonic() < deadline:
         queued = await queue_depths(names)
-        pending = sum([await database.fetchval(f"SELECT count(*) FROM {s}.outbox WHERE published_at IS NULL")
-                       for s in SCHEMAS])
+        pending = sum(
+            [await database.fetchval(f"SELECT count(*) FROM {s}.outbox WHERE published_at IS NULL") for s in SCHEMAS]
+        )
         calm = calm + 1 if pending == 0 and not any(queued.values()) else 0
         await asyncio.sleep(0.2)
     return queued
 
 
-async def _figure(figures: Figures, the_plan: Plan, client: ContractClient, database, names: Names,
-                  queued: dict[str, int], settings: Settings) -> None:
+async def _figure(
+    figures: Figures,
+    the_plan: Plan,
+    client: ContractClient,
+    database,
+    names: Names,
+    queued: dict[str, int],
+    settings: Settings,
+) -> None:
     letters = {service: await peek(settings.amqp_url, names, service) for service in SERVICES}
     evidence = await Evidence.gather(database, client, letters, queued)
     audit = check_all(the_plan, client, evidence)

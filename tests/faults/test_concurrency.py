@@ -62,8 +62,9 @@ async def test_orders_of_one_customer_settling_at_once_never_take_the_wallet_bel
     assert {e.data["reason"] for e in failed} <= {"insufficient_funds"}
     balance, ledger_sum = await balance_and_ledger(database, customer)
     assert balance == ledger_sum == funded - total * len(settled) >= 0
-    entries = await database.fetch("SELECT amount, balance_after FROM payment.ledger WHERE customer_id = $1"
-                                   " ORDER BY entry_id", customer)
+    entries = await database.fetch(
+        "SELECT amount, balance_after FROM payment.ledger WHERE customer_id = $1 ORDER BY entry_id", customer
+    )
     running = 0
     for entry in entries:  # each debit saw the balance the one before it left
         running += entry["amount"]
@@ -93,8 +94,9 @@ async def test_a_resource_deleted_while_its_conversion_is_in_flight_is_refunded_
     assert refund["amount"] == line["total"] > 0
     converted = (await client.wait_for("resources.converted", of(request))).data["resource_ids"]
     assert gone not in converted and len(converted) == len(cluster.convertible_ids) - 1
-    gone_row = await database.fetchrow("SELECT billing, converted_request_id FROM inventory.resources"
-                                       " WHERE resource_id = $1", gone)
+    gone_row = await database.fetchrow(
+        "SELECT billing, converted_request_id FROM inventory.resources WHERE resource_id = $1", gone
+    )
     assert (gone_row["billing"], gone_row["converted_request_id"]) == ("poc", None)  # never paid and gone
     balance, ledger_sum = await balance_and_ledger(database, cluster.customer_id)
     assert balance == ledger_sum == 50_000_000 - order["total"] + line["total"]

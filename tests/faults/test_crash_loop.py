@@ -4,7 +4,7 @@ service goes on with the rest, and an operator replays it once the cause is gone
 
 import pytest
 
-from services.dlq import peek
+from stoppoc.cli.dlq import peek
 from tests.contract_data import unique_id, wait_until
 from tests.faults.probes import depth, lock_wallet, stoppoc, waiting_on_locks
 
@@ -27,6 +27,7 @@ async def test_a_message_that_kills_its_service_every_time_is_dead_lettered_afte
 
     kills = 0
     while True:
+
         async def in_hand_or_dead_lettered(kills=kills) -> bool:
             return await waiting_on_locks(database, "payment") > kills or await depth(settings.amqp_url, dlq) > 0
 

@@ -14,8 +14,8 @@ import json
 import random
 from dataclasses import dataclass, field
 
-from shared.client import ContractClient
-from shared.envelope import new_envelope
+from stoppoc.contract.envelope import new_envelope
+from stoppoc.shared.client import ContractClient
 from tests.contract_data import SampleCluster, other, server, volume
 
 FLAVORS = ("general-2c4g", "general-4c8g", "general-8c16g")
@@ -47,8 +47,10 @@ class Catalog:
 async def load_catalog(database) -> Catalog:
     servers = await database.fetch("SELECT flavor, monthly_price FROM checkout.server_prices")
     volumes = await database.fetch("SELECT volume_type, price_per_gib_month FROM checkout.volume_prices")
-    return Catalog({r["flavor"]: r["monthly_price"] for r in servers},
-                   {r["volume_type"]: r["price_per_gib_month"] for r in volumes})
+    return Catalog(
+        {r["flavor"]: r["monthly_price"] for r in servers},
+        {r["volume_type"]: r["price_per_gib_month"] for r in volumes},
+    )
 
 
 @dataclass
@@ -111,13 +113,21 @@ class Plan:
         """Commands and poison messages the plan sends (duplicates included)."""
         registrations = sum(1 + len(c.cluster.resources) for c in self.conversions)
         credits = sum(len(c.credits) + len(c.duplicate_credits) for c in self.customers.values())
-        twists = sum(c.twist in ("same_request", "same_message", "second_press", "deletion", "joiner")
-                     for c in self.conversions)
+        twists = sum(
+            c.twist in ("same_request", "same_message", "second_press", "deletion", "joiner") for c in self.conversions
+        )
         return registrations + credits + len(self.conversions) + twists + len(self.poison)
 
 
-TWISTS = (("coupon", 0.07), ("cycle", 0.03), ("same_request", 0.08), ("same_message", 0.05),
-          ("second_press", 0.05), ("deletion", 0.08), ("joiner", 0.05))
+TWISTS = (
+    ("coupon", 0.07),
+    ("cycle", 0.03),
+    ("same_request", 0.08),
+    ("same_message", 0.05),
+    ("second_press", 0.05),
+    ("deletion", 0.08),
+    ("joiner", 0.05),
+)
 
 
 def plan(conversions: int, seed: int, catalog: Catalog) -> Plan:
@@ -147,8 +157,11 @@ def _cluster(rng: random.Random, customer_id: str, number: int) -> SampleCluster
         cluster.servers.append(server(cid, rid=f"{cid}-srv-{n}", flavor=rng.choice(FLAVORS)))
         cluster.volumes.append(volume(cid, "boot", rid=f"{cid}-boot-{n}", size_gib=rng.choice((20, 50, 100))))
     for n in range(1, rng.randint(0, 2) + 1):
-        cluster.volumes.append(volume(cid, "pvc", rid=f"{cid}-pvc-{n}", size_gib=rng.randint(10, 200),
-                                      volume_type=rng.choice(VOLUME_TYPES)))
+        cluster.volumes.append(
+            volume(
+                cid, "pvc", rid=f"{cid}-pvc-{n}", size_gib=rng.randint(10, 200), volume_type=rng.choice(VOLUME_TYPES)
+            )
+        )
     cluster.others = [other(cid, kind) for kind in ("load_balancer", "snapshot") if rng.random() < 0.5]
     return cluster
 
@@ -162,7 +175,8 @@ def _conversion(rng: random.Random, customer_id: str, number: int) -> Conversion
             break
         roll -= share
     request = cluster.stop_request(
-        request_id=f"{cluster.cluster_id}-request", usage_cycle_months=rng.choice(CYCLES),
+        request_id=f"{cluster.cluster_id}-request",
+        usage_cycle_months=rng.choice(CYCLES),
         auto_renew=rng.random() < 0.5,
     )
     conversion = Conversion(request, cluster, twist)
@@ -179,8 +193,9 @@ def _conversion(rng: random.Random, customer_id: str, number: int) -> Conversion
 
 def _fund(rng: random.Random, customer: Customer, conversions: list[Conversion], catalog: Catalog) -> None:
     most = sum(
-        catalog.most([*c.cluster.servers, *c.cluster.volumes, *([c.joiner] if c.joiner else [])],
-                     c.request["usage_cycle_months"])
+        catalog.most(
+            [*c.cluster.servers, *c.cluster.volumes, *([c.joiner] if c.joiner else [])], c.request["usage_cycle_months"]
+        )
         for c in conversions
     )
     total = {"rich": most, "partial": most // 2, "broke": BROKE_CREDIT}[customer.funding]
@@ -188,7 +203,8 @@ def _fund(rng: random.Random, customer: Customer, conversions: list[Conversion],
     amounts = [total // parts] * (parts - 1) + [total - total // parts * (parts - 1)]
     customer.credits = [
         {"customer_id": customer.customer_id, "amount": amount, "reference": f"{customer.customer_id}-topup-{n}"}
-        for n, amount in enumerate(amounts, 1) if amount > 0
+        for n, amount in enumerate(amounts, 1)
+        if amount > 0
     ]
     if rng.random() < 0.3:  # a retried top-up: the same reference credits once
         customer.duplicate_credits = [dict(rng.choice(customer.credits))]
@@ -200,24 +216,58 @@ def _envelope(routing_key: str, data: dict, message_id: str) -> bytes:
 
 def _poison(kind: str, message_id: str) -> Poison:
     if kind == "not_json":
-        return Poison(message_id, "commands", "inventory.stop_poc.request", b'{"specversion": "1.0", "id": ',
-                      "inventory", "invalid_envelope")
+        return Poison(
+            message_id,
+            "commands",
+            "inventory.stop_poc.request",
+            b'{"specversion": "1.0", "id": ',
+            "inventory",
+            "invalid_envelope",
+        )
     if kind == "not_a_cloudevent":
-        return Poison(message_id, "events", "stop_poc.requested", json.dumps({"hello": "world"}).encode(),
-                      "checkout", "invalid_envelope")
+        return Poison(
+            message_id,
+            "events",
+            "stop_poc.requested",
+            json.dumps({"hello": "world"}).encode(),
+            "checkout",
+            "invalid_envelope",
+        )
     if kind == "wrong_types_request":
-        data = {"request_id": message_id, "customer_id": "c", "cluster_id": "k", "usage_cycle_months": "three",
-                "auto_renew": "maybe"}
-        return Poison(message_id, "commands", "inventory.stop_poc.request",
-                      _envelope("inventory.stop_poc.request", data, message_id), "inventory", "invalid_data")
+        data = {
+            "request_id": message_id,
+            "customer_id": "c",
+            "cluster_id": "k",
+            "usage_cycle_months": "three",
+            "auto_renew": "maybe",
+        }
+        return Poison(
+            message_id,
+            "commands",
+            "inventory.stop_poc.request",
+            _envelope("inventory.stop_poc.request", data, message_id),
+            "inventory",
+            "invalid_data",
+        )
     if kind == "wrong_types_credit":
         data = {"customer_id": "c", "amount": "lots", "reference": message_id}
-        return Poison(message_id, "commands", "payment.wallet.credit",
-                      _envelope("payment.wallet.credit", data, message_id), "payment", "invalid_data")
+        return Poison(
+            message_id,
+            "commands",
+            "payment.wallet.credit",
+            _envelope("payment.wallet.credit", data, message_id),
+            "payment",
+            "invalid_data",
+        )
     if kind == "unknown_type":
-        return Poison(message_id, "commands", "inventory.cluster.explode",
-                      _envelope("inventory.cluster.explode", {"cluster_id": "k"}, message_id), "inventory",
-                      "unknown_type")
+        return Poison(
+            message_id,
+            "commands",
+            "inventory.cluster.explode",
+            _envelope("inventory.cluster.explode", {"cluster_id": "k"}, message_id),
+            "inventory",
+            "unknown_type",
+        )
     raise ValueError(kind)
 
 

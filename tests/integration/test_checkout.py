@@ -5,18 +5,20 @@ import uuid
 
 import pytest
 
-from services.checkout.handlers import order_id_for
-from shared.contract.events import OrderCreated
-from tests.infrastructure import running
+from stoppoc.contract.events import OrderCreated
+from stoppoc.services.checkout.handlers import order_id_for
 from tests.contract_data import handled, publish_event, wait_until
+from tests.infrastructure import running
 
 pytestmark = pytest.mark.integration
 
 SERVER = {"resource_id": "srv-1", "kind": "server", "spec": {"flavor": "general-4c8g", "vcpu": 4, "ram_gib": 8}}
-BOOT = {"resource_id": "vol-1", "kind": "volume",
-        "spec": {"size_gib": 20, "volume_type": "ssd-standard", "role": "boot"}}
-PVC = {"resource_id": "vol-2", "kind": "volume",
-       "spec": {"size_gib": 100, "volume_type": "ssd-premium", "role": "pvc"}}
+BOOT = {
+    "resource_id": "vol-1",
+    "kind": "volume",
+    "spec": {"size_gib": 20, "volume_type": "ssd-standard", "role": "boot"},
+}
+PVC = {"resource_id": "vol-2", "kind": "volume", "spec": {"size_gib": 100, "volume_type": "ssd-premium", "role": "pvc"}}
 
 # Not in the catalog: a flavor with no price, and a kind that is never priced.
 GPU_SERVER = {"resource_id": "srv-9", "kind": "server", "spec": {"flavor": "gpu-a100", "vcpu": 8, "ram_gib": 64}}
@@ -25,8 +27,14 @@ LOAD_BALANCER = {"resource_id": "lb-1", "kind": "load_balancer", "spec": {}}
 
 def requested(**overrides) -> dict:
     return {
-        "request_id": str(uuid.uuid4()), "round": 1, "customer_id": "cus-1", "cluster_id": "cl-1",
-        "usage_cycle_months": 12, "auto_renew": True, "coupon_code": None, "resources": [SERVER, BOOT, PVC],
+        "request_id": str(uuid.uuid4()),
+        "round": 1,
+        "customer_id": "cus-1",
+        "cluster_id": "cl-1",
+        "usage_cycle_months": 12,
+        "auto_renew": True,
+        "coupon_code": None,
+        "resources": [SERVER, BOOT, PVC],
         **overrides,
     }
 
@@ -44,8 +52,10 @@ async def test_a_round_is_priced_from_the_catalog_into_an_order(settings, client
     order = OrderCreated.model_validate(created.data)
     # 12 months of 1,200,000 + 20 GiB × 3,000 + 100 GiB × 5,000, less the 12-month cycle's 10%;
     # VAT is 10/110 of each line's total.
-    assert [(line.resource_id, line.amount, line.cycle_discount, line.discount, line.tax, line.total)
-            for line in order.lines] == [
+    assert [
+        (line.resource_id, line.amount, line.cycle_discount, line.discount, line.tax, line.total)
+        for line in order.lines
+    ] == [
         ("srv-1", 14_400_000, 1_440_000, 1_440_000, 1_178_182, 12_960_000),
         ("vol-1", 720_000, 72_000, 72_000, 58_909, 648_000),
         ("vol-2", 6_000_000, 600_000, 600_000, 490_909, 5_400_000),
@@ -68,8 +78,9 @@ async def test_a_round_is_priced_from_the_catalog_into_an_order(settings, client
         ({"coupon_code": "welcome10"}, "coupon_not_found", "'WELCOME10'"),
     ],
 )
-async def test_a_round_that_cannot_be_priced_is_rejected_with_its_reason(settings, client, database, overrides,
-                                                                         reason, named):
+async def test_a_round_that_cannot_be_priced_is_rejected_with_its_reason(
+    settings, client, database, overrides, reason, named
+):
     data = requested(**overrides)
     async with running(settings, "checkout"):
         await publish_event(client, "stop_poc.requested", data)
@@ -96,8 +107,9 @@ async def test_a_round_redelivered_under_any_message_id_makes_one_order(settings
         assert await handled(database, "checkout", again.id)  # taken as done, not failed and dead-lettered
 
     assert [e.data["round"] for e in client.seen("order.created")] == [1, 2]
-    rounds = await database.fetch("SELECT round FROM checkout.orders WHERE request_id = $1 ORDER BY round",
-                                  data["request_id"])
+    rounds = await database.fetch(
+        "SELECT round FROM checkout.orders WHERE request_id = $1 ORDER BY round", data["request_id"]
+    )
     assert [r["round"] for r in rounds] == [1, 2]
 
 
@@ -108,6 +120,4 @@ async def test_copies_of_a_round_handled_at_once_decide_once(settings, client, d
         await wait_until(lambda: handled(database, "checkout", *(c.id for c in copies)), what="copies handled")
 
     assert await database.fetchval("SELECT count(*) FROM checkout.order_rejections") == 1
-    assert await database.fetchval(
-        "SELECT count(*) FROM checkout.outbox WHERE routing_key = 'order.rejected'"
-    ) == 1
+    assert await database.fetchval("SELECT count(*) FROM checkout.outbox WHERE routing_key = 'order.rejected'") == 1

@@ -5,7 +5,6 @@ import asyncio
 import json
 import os
 import sys
-from importlib import resources
 
 import pytest
 
@@ -16,14 +15,21 @@ from tests.integration.test_coupons import coupon, upsert
 
 pytestmark = pytest.mark.integration
 
-SAMPLE = resources.files("services.checkout") / "sample_catalog.json"
+# The sample prices migrations/0003_sample_catalog.sql ships.
+SAMPLE_SERVERS = 5
+SAMPLE_VOLUMES = 3
 
 
 async def stoppoc(settings, *args: str) -> tuple[int, str, str]:
     environment = {**os.environ, "STOPPOC_DATABASE_URL": settings.database_url}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services", *args, env=environment,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "stoppoc.cli",
+        *args,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     return process.returncode, out.decode(), err.decode()
@@ -31,12 +37,18 @@ async def stoppoc(settings, *args: str) -> tuple[int, str, str]:
 
 async def test_the_catalog_shows_as_the_sample_file_and_loads_changes(settings, client, tmp_path):
     code, out, _ = await stoppoc(settings, "catalog", "show", "--json")
-    assert code == 0 and json.loads(out) == json.loads(SAMPLE.read_text())  # the file matches the migration
+    shown = json.loads(out)
+    assert code == 0 and (len(shown["servers"]), len(shown["volumes"])) == (SAMPLE_SERVERS, SAMPLE_VOLUMES)
+    assert {"flavor": "general-4c8g", "vcpu": 4, "ram_gib": 8, "monthly_price": 1_200_000} in shown["servers"]
 
-    changes = {"servers": [{"flavor": "general-4c8g", "vcpu": 4, "ram_gib": 8, "monthly_price": 1_250_000},
-                           {"flavor": "gpu-a100", "vcpu": 8, "ram_gib": 64, "monthly_price": 40_000_000},
-                           {"flavor": "general-2c4g", "vcpu": 2, "ram_gib": 4, "monthly_price": 600_000}],
-               "volumes": [{"volume_type": "ssd-standard", "price_per_gib_month": 3_100}]}
+    changes = {
+        "servers": [
+            {"flavor": "general-4c8g", "vcpu": 4, "ram_gib": 8, "monthly_price": 1_250_000},
+            {"flavor": "gpu-a100", "vcpu": 8, "ram_gib": 64, "monthly_price": 40_000_000},
+            {"flavor": "general-2c4g", "vcpu": 2, "ram_gib": 4, "monthly_price": 600_000},
+        ],
+        "volumes": [{"volume_type": "ssd-standard", "price_per_gib_month": 3_100}],
+    }
     (tmp_path / "prices.json").write_text(json.dumps(changes))
     code, out, err = await stoppoc(settings, "catalog", "load", str(tmp_path / "prices.json"))
     assert code == 0, err
@@ -59,10 +71,14 @@ NEW_FLAVOR = '{"flavor": "new-1c1g", "vcpu": 1, "ram_gib": 1, "monthly_price": 1
     ("content", "complaint"),
     [
         # A valid entry before the bad one is not loaded either.
-        (f'{{"servers": [{NEW_FLAVOR}, {{"flavor": "x", "vcpu": 1, "ram_gib": 1, "monthly_price": 1.5}}]}}',
-         "servers.1.monthly_price: Input should be a valid integer"),
-        (f'{{"servers": [{NEW_FLAVOR}], "volumes": [{{"volume_type": "x", "price_per_gib_month": -1}}]}}',
-         "volumes.0.price_per_gib_month: Input should be greater than 0"),
+        (
+            f'{{"servers": [{NEW_FLAVOR}, {{"flavor": "x", "vcpu": 1, "ram_gib": 1, "monthly_price": 1.5}}]}}',
+            "servers.1.monthly_price: Input should be a valid integer",
+        ),
+        (
+            f'{{"servers": [{NEW_FLAVOR}], "volumes": [{{"volume_type": "x", "price_per_gib_month": -1}}]}}',
+            "volumes.0.price_per_gib_month: Input should be greater than 0",
+        ),
         ("not json", "not JSON"),
     ],
 )
@@ -70,12 +86,13 @@ async def test_a_bad_price_list_is_refused_whole_with_a_clear_error(settings, tm
     path = tmp_path / "prices.json"
     path.write_text(content)
 
+    _, before, _ = await stoppoc(settings, "catalog", "show", "--json")
     code, out, err = await stoppoc(settings, "catalog", "load", str(path))
 
     assert (code, out) == (1, "")
     assert err.startswith(f"stoppoc: {path}: ") and complaint in err
     code, out, _ = await stoppoc(settings, "catalog", "show", "--json")
-    assert json.loads(out) == json.loads(SAMPLE.read_text())
+    assert json.loads(out) == json.loads(before)
 
 
 async def test_billing_staff_list_and_show_orders_coupons_and_payments(settings, client, database):
@@ -104,7 +121,9 @@ async def test_billing_staff_list_and_show_orders_coupons_and_payments(settings,
     shown = json.loads(out)
     assert code == 0 and shown["lines"] == order["lines"] and shown["coupon_code"] == "SPRING"
     assert (shown["total"], shown["payment"]["status"], shown["payment"]["amount"]) == (
-        order["total"], "settled", order["total"],
+        order["total"],
+        "settled",
+        order["total"],
     )
     code, out, _ = await stoppoc(settings, "orders", "show", order["order_id"])
     assert code == 0 and "payment: settled" in out and f"{order['lines'][0]['amount']:,}" in out

@@ -7,20 +7,24 @@ import uuid
 import aio_pika
 import pytest
 
-from shared.contract.replies import QuoteFund
-from shared.envelope import Envelope, new_envelope
+from stoppoc.contract.envelope import Envelope, new_envelope
+from stoppoc.contract.replies import QuoteFund
 from tests.contract_data import publish_event
+from tests.infrastructure import running
 from tests.integration.test_checkout import BOOT, GPU_SERVER, PVC, SERVER, for_request, requested
 from tests.integration.test_coupons import coupon, upsert
-from tests.infrastructure import running
 
 pytestmark = pytest.mark.integration
 
 
 def quote(**overrides) -> dict:
     return {
-        "customer_id": "cus-1", "cluster_id": "cl-1", "usage_cycle_months": 12, "coupon_code": None,
-        "resources": [SERVER, BOOT, PVC], **overrides,
+        "customer_id": "cus-1",
+        "cluster_id": "cl-1",
+        "usage_cycle_months": 12,
+        "coupon_code": None,
+        "resources": [SERVER, BOOT, PVC],
+        **overrides,
     }
 
 
@@ -49,8 +53,14 @@ class PaymentStandIn:
 async def ask(client, data: dict, reply_to: str) -> Envelope:
     """Send a quote request whose answer goes to ``reply_to`` (not awaited here)."""
     envelope = new_envelope("checkout.quote.price", data, source="/tests/inventory", subject=data["cluster_id"])
-    await client.publish(client.names.commands, "checkout.quote.price", envelope.to_json(), message_id=envelope.id,
-                         reply_to=reply_to, correlation_id=envelope.id)
+    await client.publish(
+        client.names.commands,
+        "checkout.quote.price",
+        envelope.to_json(),
+        message_id=envelope.id,
+        reply_to=reply_to,
+        correlation_id=envelope.id,
+    )
     return envelope
 
 
@@ -96,7 +106,10 @@ async def test_a_priced_quote_is_forwarded_to_payment_for_the_same_caller(settin
     assert (message.reply_to, message.correlation_id) == ("the-portals-reply-queue", asked.id)
     funded = QuoteFund.model_validate(forwarded.data)
     assert (funded.customer_id, funded.cluster_id, funded.usage_cycle_months, funded.coupon_code) == (
-        "cus-1", "cl-1", 12, "SAVE",
+        "cus-1",
+        "cl-1",
+        12,
+        "SAVE",
     )
     # The quote is exactly the order the same inputs make.
     assert [line.model_dump() for line in funded.lines] == created.data["lines"]
@@ -125,5 +138,7 @@ async def test_payment_answers_a_forwarded_quote_with_the_wallet(settings, clien
 
     assert reply.type == "stoppoc.stop_poc.quoted.v1"
     assert (reply.data["total"], reply.data["wallet_balance"], reply.data["wallet_covers"]) == (
-        19_008_000, 20_000_000, True,
+        19_008_000,
+        20_000_000,
+        True,
     )

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from services.checkout.handlers import order_id_for
-from shared.envelope import new_envelope
+from stoppoc.contract.envelope import new_envelope
+from stoppoc.services.checkout.handlers import order_id_for
 from tests.contract_data import handled, publish_event, wait_until
 from tests.faults.probes import dead_letters
 from tests.infrastructure import running
@@ -43,18 +43,32 @@ async def rejection_for(client, code: str, customer_id: str = "cus-1"):
 
 def payment_settled(order: dict) -> dict:
     return {
-        "payment_id": str(uuid.uuid4()), "order_id": order["order_id"], "request_id": order["request_id"],
-        "round": order["round"], "customer_id": order["customer_id"], "cluster_id": order["cluster_id"],
-        "amount": order["total"], "currency": "VND", "method": "credit_wallet", "balance_after": 0,
-        "resource_ids": [line["resource_id"] for line in order["lines"]], "settled_at": NOW.isoformat(),
+        "payment_id": str(uuid.uuid4()),
+        "order_id": order["order_id"],
+        "request_id": order["request_id"],
+        "round": order["round"],
+        "customer_id": order["customer_id"],
+        "cluster_id": order["cluster_id"],
+        "amount": order["total"],
+        "currency": "VND",
+        "method": "credit_wallet",
+        "balance_after": 0,
+        "resource_ids": [line["resource_id"] for line in order["lines"]],
+        "settled_at": NOW.isoformat(),
     }
 
 
 def payment_failed(order: dict) -> dict:
     return {
-        "order_id": order["order_id"], "request_id": order["request_id"], "round": order["round"],
-        "customer_id": order["customer_id"], "cluster_id": order["cluster_id"], "reason": "insufficient_funds",
-        "amount": order["total"], "balance": 0, "shortfall": order["total"],
+        "order_id": order["order_id"],
+        "request_id": order["request_id"],
+        "round": order["round"],
+        "customer_id": order["customer_id"],
+        "cluster_id": order["cluster_id"],
+        "reason": "insufficient_funds",
+        "amount": order["total"],
+        "balance": 0,
+        "shortfall": order["total"],
     }
 
 
@@ -92,12 +106,17 @@ async def test_a_coupon_comes_off_the_order_and_its_redemption_is_reserved(setti
 
     # 1,200,000 + 20 GiB × 3,000 = 60,000: 100,000 split 1,200,000 : 60,000 by largest remainder.
     assert [(line["coupon_discount"], line["total"]) for line in created["lines"]] == [
-        (95_238, 1_104_762), (4_762, 55_238),
+        (95_238, 1_104_762),
+        (4_762, 55_238),
     ]
     assert (created["coupon_code"], created["discount"], created["total"]) == ("SAVE", 100_000, 1_160_000)
     row = await database.fetchrow("SELECT * FROM checkout.coupon_redemptions")
     assert (row["order_id"], row["code"], row["customer_id"], row["discount"], row["status"]) == (
-        created["order_id"], "SAVE", "cus-1", 100_000, "reserved",
+        created["order_id"],
+        "SAVE",
+        "cus-1",
+        100_000,
+        "reserved",
     )
     assert await database.fetchval("SELECT coupon_code FROM checkout.orders") == "SAVE"
 
@@ -111,8 +130,9 @@ async def test_a_coupon_comes_off_the_order_and_its_redemption_is_reserved(setti
         (coupon(max_redemptions=0), "coupon_exhausted", "used 0 of 0 times"),
     ],
 )
-async def test_a_coupon_that_cannot_be_used_rejects_the_round_with_its_reason(settings, client, database, stored,
-                                                                            reason, named):
+async def test_a_coupon_that_cannot_be_used_rejects_the_round_with_its_reason(
+    settings, client, database, stored, reason, named
+):
     async with running(settings, "checkout"):
         if stored:
             await upsert(client, database, stored)
@@ -133,8 +153,10 @@ async def test_the_limits_count_reserved_and_redeemed_but_not_released_redemptio
         await wait_until(lambda: handled(database, "checkout", settled.id), what="payment.settled handled")
         assert await redemption_status(database, first["order_id"]) == "redeemed"
         limited = await rejection_for(client, "SPRING", "cus-1")
-        assert limited["reason"] == "coupon_limit_reached" and "cus-1 has used coupon 'SPRING' 1 times" in limited[
-            "detail"]
+        assert (
+            limited["reason"] == "coupon_limit_reached"
+            and "cus-1 has used coupon 'SPRING' 1 times" in limited["detail"]
+        )
 
         second = (await order_with(client, "SPRING", "cus-2")).data
         assert (await rejection_for(client, "SPRING", "cus-3"))["reason"] == "coupon_exhausted"
@@ -150,7 +172,9 @@ async def test_the_limits_count_reserved_and_redeemed_but_not_released_redemptio
         " ORDER BY reserved_at"
     )
     assert [tuple(r) for r in statuses] == [
-        ("cus-1", "redeemed", True), ("cus-2", "released", True), ("cus-2", "reserved", False),
+        ("cus-1", "redeemed", True),
+        ("cus-2", "released", True),
+        ("cus-2", "reserved", False),
     ]
 
 

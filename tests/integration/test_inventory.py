@@ -15,11 +15,20 @@ pytestmark = pytest.mark.integration
 def settled(requested: dict, price: int = 1000, **overrides) -> dict:
     ids = [r["resource_id"] for r in requested["resources"]]
     return {
-        "payment_id": str(uuid.uuid4()), "order_id": str(uuid.uuid4()), "request_id": requested["request_id"],
-        "round": requested["round"], "customer_id": requested["customer_id"], "cluster_id": requested["cluster_id"],
-        "amount": price * len(ids), "currency": "VND", "method": "credit_wallet", "balance_after": 0,
-        "resource_ids": ids, "settled_at": datetime(2026, 1, 31, 8, tzinfo=UTC).isoformat(),
-        "lines": [{"resource_id": rid, "total": price} for rid in ids], **overrides,
+        "payment_id": str(uuid.uuid4()),
+        "order_id": str(uuid.uuid4()),
+        "request_id": requested["request_id"],
+        "round": requested["round"],
+        "customer_id": requested["customer_id"],
+        "cluster_id": requested["cluster_id"],
+        "amount": price * len(ids),
+        "currency": "VND",
+        "method": "credit_wallet",
+        "balance_after": 0,
+        "resource_ids": ids,
+        "settled_at": datetime(2026, 1, 31, 8, tzinfo=UTC).isoformat(),
+        "lines": [{"resource_id": rid, "total": price} for rid in ids],
+        **overrides,
     }
 
 
@@ -65,10 +74,16 @@ async def test_a_paid_round_makes_its_resources_real_and_stops_the_cluster_poc(s
     converted = (await client.wait_for("resources.converted")).data
     assert sorted(converted["resource_ids"]) == cluster.convertible_ids
     assert converted["paid_until"].startswith("2026-04-30")  # 31 January plus 3 months
-    rows = await database.fetch("SELECT resource_id, kind, billing, auto_renew, usage_cycle_months, spec FROM inventory.resources")
+    rows = await database.fetch(
+        "SELECT resource_id, kind, billing, auto_renew, usage_cycle_months, spec FROM inventory.resources"
+    )
     by_kind = {r["resource_id"]: r for r in rows}
     for rid in cluster.convertible_ids:
-        assert (by_kind[rid]["billing"], by_kind[rid]["auto_renew"], by_kind[rid]["usage_cycle_months"]) == ("real", True, 3)
+        assert (by_kind[rid]["billing"], by_kind[rid]["auto_renew"], by_kind[rid]["usage_cycle_months"]) == (
+            "real",
+            True,
+            3,
+        )
     for other in cluster.others:
         assert by_kind[other["resource_id"]]["billing"] == "poc"
     assert json.loads(by_kind[cluster.servers[0]["resource_id"]]["spec"]) == cluster.servers[0]["spec"]
@@ -96,11 +111,21 @@ async def test_a_failed_payment_puts_the_resources_back_to_poc_for_another_try(s
     cluster = SampleCluster()
     async with running(settings, "inventory"):
         first, round_1 = await press_stop_poc(client, cluster)
-        await publish_event(client, "payment.failed", {
-            "order_id": "o-1", "request_id": first["request_id"], "round": 1, "customer_id": cluster.customer_id,
-            "cluster_id": cluster.cluster_id, "reason": "insufficient_funds", "amount": 900, "balance": 100,
-            "shortfall": 800,
-        })
+        await publish_event(
+            client,
+            "payment.failed",
+            {
+                "order_id": "o-1",
+                "request_id": first["request_id"],
+                "round": 1,
+                "customer_id": cluster.customer_id,
+                "cluster_id": cluster.cluster_id,
+                "reason": "insufficient_funds",
+                "amount": 900,
+                "balance": 100,
+                "shortfall": 800,
+            },
+        )
         failed = await client.wait_for_outcome(first["request_id"])
         second = cluster.stop_request()
         await client.send("inventory.stop_poc.request", second)
@@ -109,7 +134,9 @@ async def test_a_failed_payment_puts_the_resources_back_to_poc_for_another_try(s
     assert failed.routing_key == "stop_poc.failed"
     assert (failed.data["reason"], failed.data["round"]) == ("insufficient_funds", 1)
     assert "shortfall 800" in failed.data["detail"]
-    assert sorted(r["resource_id"] for r in retried["resources"]) == sorted(r["resource_id"] for r in round_1["resources"])
+    assert sorted(r["resource_id"] for r in retried["resources"]) == sorted(
+        r["resource_id"] for r in round_1["resources"]
+    )
     assert await database.fetchval("SELECT count(*) FROM inventory.resources WHERE billing = 'real'") == 0
 
 
@@ -117,10 +144,18 @@ async def test_an_unpriceable_round_fails_the_conversion(settings, client):
     cluster = SampleCluster()
     async with running(settings, "inventory"):
         request, _ = await press_stop_poc(client, cluster)
-        await publish_event(client, "order.rejected", {
-            "request_id": request["request_id"], "round": 1, "customer_id": cluster.customer_id,
-            "cluster_id": cluster.cluster_id, "reason": "unpriced_resource", "detail": "srv-x: flavor weird",
-        })
+        await publish_event(
+            client,
+            "order.rejected",
+            {
+                "request_id": request["request_id"],
+                "round": 1,
+                "customer_id": cluster.customer_id,
+                "cluster_id": cluster.cluster_id,
+                "reason": "unpriced_resource",
+                "detail": "srv-x: flavor weird",
+            },
+        )
         failed = await client.wait_for_outcome(request["request_id"])
 
     assert (failed.routing_key, failed.data["reason"]) == ("stop_poc.failed", "unpriced_resource")

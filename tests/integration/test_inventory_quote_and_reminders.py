@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import aio_pika
 import pytest
 
-from shared.envelope import new_envelope
+from stoppoc.contract.envelope import new_envelope
 from tests.contract_data import SampleCluster, wait_until
 from tests.faults.probes import dead_letters
 from tests.infrastructure import running
@@ -15,8 +15,13 @@ pytestmark = pytest.mark.integration
 
 
 def quote_of(cluster: SampleCluster, **overrides) -> dict:
-    return {"customer_id": cluster.customer_id, "cluster_id": cluster.cluster_id, "usage_cycle_months": 3,
-            "coupon_code": None, **overrides}
+    return {
+        "customer_id": cluster.customer_id,
+        "cluster_id": cluster.cluster_id,
+        "usage_cycle_months": 3,
+        "coupon_code": None,
+        **overrides,
+    }
 
 
 async def test_a_quote_for_a_cluster_the_customer_cannot_stop_is_answered_with_a_reason(settings, client):
@@ -44,8 +49,13 @@ async def test_a_quote_goes_on_to_checkout_with_the_poc_servers_and_volumes_and_
         await cluster.register(client)
         outbox_before = await database.fetchval("SELECT count(*) FROM inventory.outbox")
         request = new_envelope("inventory.stop_poc.quote", quote_of(cluster), source="/tests/portal")
-        await client.publish(names.commands, "inventory.stop_poc.quote", request.to_json(),
-                             reply_to="portal-replies", correlation_id="corr-1")
+        await client.publish(
+            names.commands,
+            "inventory.stop_poc.quote",
+            request.to_json(),
+            reply_to="portal-replies",
+            correlation_id="corr-1",
+        )
         caught = []
 
         async def forwarded() -> bool:
@@ -97,7 +107,7 @@ async def test_customers_are_reminded_before_their_poc_expires_once_per_offset(s
     assert (first.data["days_before"], second.data["days_before"]) == (7, 1)
     assert first.data["customer_id"] == in_a_week.customer_id
     # The sweep that reminded the marker also saw the first two again: still one reminder each.
-    reminded = await database.fetch(
-        "SELECT body FROM inventory.outbox WHERE routing_key = 'cluster.poc_expiring'")
+    reminded = await database.fetch("SELECT body FROM inventory.outbox WHERE routing_key = 'cluster.poc_expiring'")
     assert sorted(json.loads(r["body"])["data"]["cluster_id"] for r in reminded) == sorted(
-        [in_a_week.cluster_id, tomorrow.cluster_id, marker.cluster_id])
+        [in_a_week.cluster_id, tomorrow.cluster_id, marker.cluster_id]
+    )

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.infrastructure import running
 from tests.contract_data import handled, publish_event, wait_until
+from tests.infrastructure import running
 
 pytestmark = pytest.mark.integration
 
@@ -11,22 +11,42 @@ CONVERSION = {"request_id": "req-1", "customer_id": "cus-1", "cluster_id": "cl-1
 EVENTS = {
     "stop_poc.rejected": {**CONVERSION, "reason": "no_poc_resources", "detail": "nothing to convert"},
     "payment.settled": {
-        **CONVERSION, "payment_id": "pay-1", "order_id": "ord-1", "round": 1, "amount": 1_234_567,
-        "currency": "VND", "method": "credit_wallet", "balance_after": 5, "resource_ids": ["srv-1"],
+        **CONVERSION,
+        "payment_id": "pay-1",
+        "order_id": "ord-1",
+        "round": 1,
+        "amount": 1_234_567,
+        "currency": "VND",
+        "method": "credit_wallet",
+        "balance_after": 5,
+        "resource_ids": ["srv-1"],
         "settled_at": "2025-03-01T09:05:00Z",
     },
     "payment.failed": {
-        **CONVERSION, "order_id": "ord-1", "round": 1, "reason": "insufficient_funds", "amount": 900,
-        "balance": 100, "shortfall": 800,
+        **CONVERSION,
+        "order_id": "ord-1",
+        "round": 1,
+        "reason": "insufficient_funds",
+        "amount": 900,
+        "balance": 100,
+        "shortfall": 800,
     },
     "payment.awaiting_funds": {
-        **CONVERSION, "order_id": "ord-1", "round": 1, "amount": 900, "balance": 100, "shortfall": 800,
+        **CONVERSION,
+        "order_id": "ord-1",
+        "round": 1,
+        "amount": 900,
+        "balance": 100,
+        "shortfall": 800,
         "wait_until": "2025-03-01T09:35:00Z",
     },
     "stop_poc.failed": {**CONVERSION, "round": 2, "reason": "resources_gone", "detail": "srv-1 was deleted"},
     "cluster.poc_stopped": {**CONVERSION, "rounds": 2, "stopped_at": "2025-03-01T09:05:00Z"},
     "wallet.credited": {
-        "customer_id": "cus-1", "amount": 2_000_000, "reference": "topup-1", "balance_after": 2_000_005,
+        "customer_id": "cus-1",
+        "amount": 2_000_000,
+        "reference": "topup-1",
+        "balance_after": 2_000_005,
     },
 }
 KINDS = {key: key.replace(".", "_") for key in EVENTS}

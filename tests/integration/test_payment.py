@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from shared.contract.events import PaymentFailed, PaymentSettled, WalletCredited
-from shared.contract.replies import StopPocQuoted
+from stoppoc.contract.events import PaymentFailed, PaymentSettled, WalletCredited
+from stoppoc.contract.replies import StopPocQuoted
 from tests.contract_data import publish_event
 from tests.faults.probes import dead_letters
 from tests.infrastructure import running
@@ -15,16 +15,32 @@ pytestmark = pytest.mark.integration
 
 def order(customer_id: str, total: int, **overrides) -> dict:
     lines = [
-        {"resource_id": "srv-1", "kind": "server", "amount": total - total // 4, "discount": 0,
-         "tax": 0, "total": total - total // 4},
-        {"resource_id": "vol-1", "kind": "volume", "amount": total // 4, "discount": 0,
-         "tax": 0, "total": total // 4},
+        {
+            "resource_id": "srv-1",
+            "kind": "server",
+            "amount": total - total // 4,
+            "discount": 0,
+            "tax": 0,
+            "total": total - total // 4,
+        },
+        {"resource_id": "vol-1", "kind": "volume", "amount": total // 4, "discount": 0, "tax": 0, "total": total // 4},
     ]
     return {
-        "order_id": str(uuid.uuid4()), "request_id": str(uuid.uuid4()), "round": 1,
-        "customer_id": customer_id, "cluster_id": "cl-1", "usage_cycle_months": 1,
-        "auto_renew": False, "lines": lines, "subtotal": total, "discount": 0, "tax": 0,
-        "total": total, "currency": "VND", "coupon_code": None, **overrides,
+        "order_id": str(uuid.uuid4()),
+        "request_id": str(uuid.uuid4()),
+        "round": 1,
+        "customer_id": customer_id,
+        "cluster_id": "cl-1",
+        "usage_cycle_months": 1,
+        "auto_renew": False,
+        "lines": lines,
+        "subtotal": total,
+        "discount": 0,
+        "tax": 0,
+        "total": total,
+        "currency": "VND",
+        "coupon_code": None,
+        **overrides,
     }
 
 
@@ -34,8 +50,9 @@ async def test_a_credit_with_a_reused_reference_credits_once(settings, client, d
         await client.send("payment.wallet.credit", command)
         await client.send("payment.wallet.credit", command)  # a retry: new message id, same reference
         await client.send("payment.wallet.credit", {**command, "reference": "topup-2", "amount": 1})
-        credited = [await client.wait_for("wallet.credited", lambda d, r=r: d["reference"] == r)
-                    for r in ("topup-1", "topup-2")]
+        credited = [
+            await client.wait_for("wallet.credited", lambda d, r=r: d["reference"] == r) for r in ("topup-1", "topup-2")
+        ]
 
     # Credits may be handled in any order; the later one holds the whole balance.
     assert max(WalletCredited.model_validate(e.data).balance_after for e in credited) == 500_001
@@ -88,8 +105,11 @@ async def test_a_refund_is_a_ledger_row_of_its_own_kind_credited_once(settings, 
         data = order("cus-5", 400_000)
         await publish_event(client, "order.created", data)
         paid = PaymentSettled.model_validate((await client.wait_for("payment.settled")).data)
-        refund = {"customer_id": "cus-5", "amount": paid.lines[0].total,
-                  "reference": f"refund:{paid.payment_id}:{paid.lines[0].resource_id}"}
+        refund = {
+            "customer_id": "cus-5",
+            "amount": paid.lines[0].total,
+            "reference": f"refund:{paid.payment_id}:{paid.lines[0].resource_id}",
+        }
         await client.send("payment.wallet.credit", refund)
         await client.send("payment.wallet.credit", refund)  # inventory's retry
         await client.send("payment.wallet.credit", {"customer_id": "cus-5", "amount": 5, "reference": "marker"})
@@ -108,8 +128,18 @@ async def test_a_refund_is_a_ledger_row_of_its_own_kind_credited_once(settings, 
 
 def priced_quote(customer_id: str, total: int) -> dict:
     data = order(customer_id, total)
-    terms = ("customer_id", "cluster_id", "usage_cycle_months", "coupon_code", "lines",
-             "subtotal", "discount", "tax", "total", "currency")
+    terms = (
+        "customer_id",
+        "cluster_id",
+        "usage_cycle_months",
+        "coupon_code",
+        "lines",
+        "subtotal",
+        "discount",
+        "tax",
+        "total",
+        "currency",
+    )
     return {key: data[key] for key in terms}
 
 

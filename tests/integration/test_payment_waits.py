@@ -6,8 +6,8 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from shared.contract.events import PaymentAwaitingFunds, PaymentFailed, PaymentSettled
-from shared.envelope import utc_now
+from stoppoc.contract.envelope import utc_now
+from stoppoc.contract.events import PaymentAwaitingFunds, PaymentFailed, PaymentSettled
 from tests.contract_data import handled, publish_event, wait_until
 from tests.infrastructure import running
 from tests.integration.test_payment import order
@@ -46,8 +46,10 @@ async def test_a_short_wallet_topped_up_in_time_settles_the_order_once(settings,
         first = await publish_event(client, "order.created", data)
         waiting = PaymentAwaitingFunds.model_validate((await client.wait_for("payment.awaiting_funds")).data)
         # Redelivered, and delivered again under another id: the order keeps waiting, untouched.
-        again = [await publish_event(client, "order.created", data, message_id=first.id),
-                 await publish_event(client, "order.created", data)]
+        again = [
+            await publish_event(client, "order.created", data, message_id=first.id),
+            await publish_event(client, "order.created", data),
+        ]
         await wait_until(lambda: handled(database, "payment", *(e.id for e in again)), what="copies handled")
         await credit(client, "cus-1", 200, "topup-2")
         settled = PaymentSettled.model_validate((await client.wait_for("payment.settled", about(data))).data)
@@ -92,7 +94,9 @@ async def test_a_credit_covering_only_the_oldest_waiting_order_settles_only_that
 
     # The big order is not covered and is still in time, so the small one waits behind it.
     assert [await status_of(database, data) for data in (oldest, big, small)] == [
-        "settled", "awaiting_funds", "awaiting_funds"
+        "settled",
+        "awaiting_funds",
+        "awaiting_funds",
     ]
     assert len(client.seen("payment.settled")) == 1
     await assert_ledger_explains_balance(database, "cus-3", 100)
@@ -153,8 +157,10 @@ async def deadline_passed(database, data: dict) -> bool:
 
 
 async def payment_waits_for_a_lock(database) -> bool:
-    query = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-             " AND application_name = 'stoppoc-payment' AND wait_event_type = 'Lock'")
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND application_name = 'stoppoc-payment' AND wait_event_type = 'Lock'"
+    )
     return await database.fetchval(query) > 0
 
 

@@ -19,7 +19,9 @@ async def listed(settings) -> list[dict]:
     return json.loads(out)
 
 
-async def test_dead_letters_are_listed_with_why_and_replayed_once_their_cause_is_gone(settings, client, names, database):
+async def test_dead_letters_are_listed_with_why_and_replayed_once_their_cause_is_gone(
+    settings, client, names, database
+):
     customer = unique_id("customer")
     credit = {"customer_id": customer, "amount": 1_000, "reference": unique_id("topup")}
     # A credit whose earlier delivery died with its consumer, and a body that is not even JSON.
@@ -85,8 +87,11 @@ async def _dead_letter_copy(amqp_url: str, names, envelope) -> None:
         channel = await connection.channel()
         dlx = await channel.get_exchange(names.dlx)
         headers = {
-            "x-stoppoc-service": "payment", "x-stoppoc-error": "retries_exhausted", "x-stoppoc-attempts": 5,
-            "x-stoppoc-original-exchange": names.commands, "x-stoppoc-original-routing-key": "payment.wallet.credit",
+            "x-stoppoc-service": "payment",
+            "x-stoppoc-error": "retries_exhausted",
+            "x-stoppoc-attempts": 5,
+            "x-stoppoc-original-exchange": names.commands,
+            "x-stoppoc-original-routing-key": "payment.wallet.credit",
         }
         await dlx.publish(
             aio_pika.Message(envelope.to_json(), message_id=envelope.id, headers=headers),

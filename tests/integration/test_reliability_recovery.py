@@ -2,15 +2,15 @@
 and from database connections the server terminated: it consumes again, and its outbox relay
 publishes what was written while the broker was away."""
 
-import asyncpg
 import pytest
 
-from services.payment import handlers as payment_handlers
-from shared.contract import validate_data
-from shared.db import load_queries
-from shared.envelope import new_envelope
-from shared.settings import Settings
-from shared.unit_of_work import UnitOfWork
+from stoppoc.contract import validate_data
+from stoppoc.contract.envelope import new_envelope
+from stoppoc.services.payment import handlers as payment_handlers
+from stoppoc.services.payment.queries import QUERIES as PAYMENT
+from stoppoc.shared import db
+from stoppoc.shared.settings import Settings
+from stoppoc.shared.unit_of_work import UnitOfWork
 from tests.contract_data import unique_id, wait_until
 from tests.faults.injection import cut_broker_connections, terminate_database_connections
 from tests.faults.probes import depth, lock_wallet, waiting_on_locks
@@ -34,10 +34,10 @@ async def write_through_the_handler(database_url: str, routing_key: str, data: d
     does (a periodic task, say) while its broker connection is away: state, inbox and outbox."""
     envelope = new_envelope(routing_key, data, source="/tests/away")
     handler = payment_handlers.registry.resolve(envelope)
-    conn = await asyncpg.connect(database_url, server_settings={"search_path": "payment"})
+    conn = await db.connect(database_url, "payment")
     try:
         async with conn.transaction():
-            uow = UnitOfWork(conn, {**load_queries("services.payment")}, "/stoppoc/payment", Settings(), envelope)
+            uow = UnitOfWork(conn, PAYMENT.bind(conn), "/stoppoc/payment", Settings(), envelope)
             await handler.fn(validate_data(handler.model, envelope.data), uow)
     finally:
         await conn.close()
@@ -59,7 +59,8 @@ async def test_a_closed_broker_connection_is_reopened_and_what_was_written_meanw
 
         async def tried_while_away() -> bool:
             return await database.fetchval(
-                "SELECT last_error IS NOT NULL FROM payment.outbox WHERE convert_from(body, 'UTF8') LIKE '%' || $1 || '%'",
+                "SELECT last_error IS NOT NULL FROM payment.outbox"
+                " WHERE convert_from(body, 'UTF8') LIKE '%' || $1 || '%'",
                 away["reference"],
             )
 

@@ -4,7 +4,7 @@ again. (tests/faults/test_crash_loop.py shows it against a real crash loop, kill
 
 import pytest
 
-from services.dlq import peek
+from stoppoc.cli.dlq import peek
 from tests.contract_data import unique_id, wait_until
 from tests.faults.probes import depth, take_without_ack
 from tests.infrastructure import running
@@ -24,9 +24,7 @@ async def test_a_redelivery_past_the_limit_is_dead_lettered_with_its_count_and_n
     assert await take_without_ack(settings.amqp_url, names.queue("payment")) == sent.id
     once = settings.model_copy(update={"max_deliveries": 1})
     async with running(once, "payment"):
-        await wait_until(
-            lambda: depth(settings.amqp_url, names.dead_letter_queue("payment")), what="a dead letter"
-        )
+        await wait_until(lambda: depth(settings.amqp_url, names.dead_letter_queue("payment")), what="a dead letter")
     [dead] = await peek(settings.amqp_url, names, "payment")
 
     assert dead.message_id == sent.id

@@ -29,8 +29,12 @@ async def test_services_starting_together_on_a_missing_database_create_and_migra
 
     conn = await asyncpg.connect(fresh_database_url)
     try:
-        applied = {r["name"] for r in await conn.fetch(
-            "SELECT name FROM payment.schema_migrations UNION SELECT name FROM checkout.schema_migrations")}
+        applied = {
+            r["name"]
+            for r in await conn.fetch(
+                "SELECT name FROM payment.schema_migrations UNION SELECT name FROM checkout.schema_migrations"
+            )
+        }
     finally:
         await conn.close()
     assert {"payment/0001_wallets.sql", "checkout/0004_coupons.sql", "shared/0001_messaging.sql"} <= applied

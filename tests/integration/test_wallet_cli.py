@@ -17,8 +17,13 @@ pytestmark = pytest.mark.integration
 async def stoppoc(settings, *args: str) -> tuple[int, str, str]:
     environment = {**os.environ, "STOPPOC_DATABASE_URL": settings.database_url, "COLUMNS": "200"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services", *args, env=environment,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "stoppoc.cli",
+        *args,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     return process.returncode, out.decode(), err.decode()
@@ -55,7 +60,9 @@ async def test_wallet_show_gives_the_balance_and_a_ledger_that_sums_to_it(settin
     assert shown["customer_id"] == "cus-cli" and shown["balance"] == 700_000
     assert sum(entry["amount"] for entry in shown["ledger"]) == shown["balance"]
     assert [(e["kind"], e["amount"], e["balance_after"]) for e in shown["ledger"]] == [
-        ("credit", 1_000_000, 1_000_000), ("debit", -400_000, 600_000), ("refund", 100_000, 700_000),
+        ("credit", 1_000_000, 1_000_000),
+        ("debit", -400_000, 600_000),
+        ("refund", 100_000, 700_000),
     ]
     debit, refund = shown["ledger"][1], shown["ledger"][2]
     assert debit["order_id"] == refund["order_id"] == billed_customer["paid"]["order_id"]
@@ -68,7 +75,8 @@ async def test_wallet_list_and_payments_list_filter_for_scripts(settings, billed
     everything = await stoppoc_json(settings, "payments", "list")
 
     assert [(w["customer_id"], w["balance"], w["awaiting_orders"]) for w in wallets] == [
-        ("cus-cli", 700_000, 1), ("cus-other", 7, 0),
+        ("cus-cli", 700_000, 1),
+        ("cus-other", 7, 0),
     ]
     assert [(p["order_id"], p["amount"], p["wait_until"] is not None) for p in awaiting] == [
         (billed_customer["waiting"]["order_id"], 5_000_000, True),

@@ -3,18 +3,21 @@
 import json
 from pathlib import Path
 
-from shared.asyncapi import document
-from shared.contract import COMMANDS, EVENTS, REPLIES
+from stoppoc.contract import COMMANDS, EVENTS, REPLIES
+from stoppoc.services.registry import topology
+from stoppoc.shared.asyncapi import document
 
 DOC = Path(__file__).parents[2] / "docs" / "asyncapi.json"
 
 
 def test_the_committed_asyncapi_document_is_up_to_date():
-    assert json.loads(DOC.read_text()) == document("stoppoc"), "run: stoppoc asyncapi --output docs/asyncapi.json"
+    assert json.loads(DOC.read_text()) == document(topology(), "stoppoc"), (
+        "run: stoppoc asyncapi --output docs/asyncapi.json"
+    )
 
 
 def test_every_command_event_and_reply_is_documented_with_its_cloudevents_type():
-    messages = document()["components"]["messages"]
+    messages = document(topology())["components"]["messages"]
     names = {message["name"] for message in messages.values()}
     for routing_key in [*COMMANDS, *EVENTS, *REPLIES]:
         assert f"stoppoc.{routing_key}.v1" in names

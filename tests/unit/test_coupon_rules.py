@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.checkout import coupons
-from services.checkout.domain import CouponDiscount
-from shared.contract.commands import CouponUpsert
-from shared.errors import InvalidData
+from stoppoc.contract.commands import CouponUpsert
+from stoppoc.contract.errors import InvalidData
+from stoppoc.services.checkout import coupons
+from stoppoc.services.checkout.domain import CouponDiscount
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 UNUSED = coupons.Usage(total=0, by_customer=0)
@@ -57,13 +57,27 @@ def test_a_time_without_a_zone_is_taken_as_utc():
 
 
 def test_an_upsert_stores_the_code_upper_case_and_its_times_in_utc():
-    command = CouponUpsert(code="Spring-26", kind="fixed", value=100_000, valid_from="2026-03-01T00:00:00",
-                           valid_until="2026-03-31T23:59:59+07:00", max_redemptions=100, per_customer_limit=1)
+    command = CouponUpsert(
+        code="Spring-26",
+        kind="fixed",
+        value=100_000,
+        valid_from="2026-03-01T00:00:00",
+        valid_until="2026-03-31T23:59:59+07:00",
+        max_redemptions=100,
+        per_customer_limit=1,
+    )
 
     stored = coupons.from_command(command)
 
-    assert stored == coupons.Coupon("SPRING-26", "fixed", 100_000, datetime(2026, 3, 1, tzinfo=UTC),
-                                    datetime(2026, 3, 31, 16, 59, 59, tzinfo=UTC), 100, 1)
+    assert stored == coupons.Coupon(
+        "SPRING-26",
+        "fixed",
+        100_000,
+        datetime(2026, 3, 1, tzinfo=UTC),
+        datetime(2026, 3, 31, 16, 59, 59, tzinfo=UTC),
+        100,
+        1,
+    )
     assert coupons.normalize_code("spring-26") == stored.code
 
 
@@ -71,8 +85,15 @@ def test_an_upsert_stores_the_code_upper_case_and_its_times_in_utc():
     ("fields", "complaint"),
     [
         ({"kind": "percent", "value": 101}, "1 to 100 percent"),
-        ({"kind": "percent", "value": 10, "valid_from": "2026-04-01T00:00:00Z", "valid_until": "2026-03-01T00:00:00Z"},
-         "after valid_until"),
+        (
+            {
+                "kind": "percent",
+                "value": 10,
+                "valid_from": "2026-04-01T00:00:00Z",
+                "valid_until": "2026-03-01T00:00:00Z",
+            },
+            "after valid_until",
+        ),
     ],
 )
 def test_an_upsert_that_makes_no_sense_is_invalid_data(fields, complaint):

@@ -3,10 +3,10 @@
 import pytest
 from cloudevents.core.bindings import amqp
 
-from shared.contract.events import ClusterPocStopped
-from shared.envelope import CONTENT_TYPE, Envelope, new_envelope, routing_key_for, type_for
-from shared.errors import InvalidEnvelope
-from shared.unit_of_work import envelope_for
+from stoppoc.contract.envelope import CONTENT_TYPE, Envelope, new_envelope, routing_key_for, type_for
+from stoppoc.contract.errors import InvalidEnvelope
+from stoppoc.contract.events import ClusterPocStopped
+from stoppoc.shared.unit_of_work import envelope_for
 
 
 def read_with_sdk(envelope: Envelope):
@@ -42,8 +42,12 @@ def test_the_type_names_the_routing_key_and_version():
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"specversion": "0.3", "id": "x", "source": "/s", "type": "t", "time": "2026-01-01T00:00:00Z"}',
-     b'{"specversion": "1.0", "source": "/s", "type": "t", "time": "2026-01-01T00:00:00Z"}'],
+    [
+        b"not json",
+        b"[]",
+        b'{"specversion": "0.3", "id": "x", "source": "/s", "type": "t", "time": "2026-01-01T00:00:00Z"}',
+        b'{"specversion": "1.0", "source": "/s", "type": "t", "time": "2026-01-01T00:00:00Z"}',
+    ],
 )
 def test_a_body_that_is_not_a_cloudevent_is_refused_with_a_reason(body):
     with pytest.raises(InvalidEnvelope) as refused:

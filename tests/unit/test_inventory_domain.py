@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.inventory import domain
-from shared.contract.base import Billing, ResourceKind
+from stoppoc.contract.base import Billing, ResourceKind
+from stoppoc.services.inventory import domain
 
 
 def resource(rid: str, kind: str = "server", billing: str = "poc", **kw) -> domain.Resource:
@@ -57,7 +57,10 @@ def test_a_resource_of_another_cluster_is_not_found_and_every_problem_is_detaile
     foreign = resource("elsewhere", cluster_id="c2")
     outcome = domain.select_resources("c1", CLUSTER, [*CLUSTER, foreign], ["elsewhere", "lb", "paid"])
     assert outcome.reason == "resource_not_found"
-    assert outcome.detail == "resource_not_found: elsewhere; resource_not_convertible: lb (load_balancer); resource_not_poc: paid"
+    assert (
+        outcome.detail
+        == "resource_not_found: elsewhere; resource_not_convertible: lb (load_balancer); resource_not_poc: paid"
+    )
 
 
 def test_a_deleted_resource_is_neither_selected_nor_confirmable():

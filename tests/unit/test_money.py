@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.money import allocate, divide_half_up, vat_included
+from stoppoc.shared.money import allocate, divide_half_up, vat_included
 
 
 def test_a_coupon_splits_in_proportion_to_each_line():

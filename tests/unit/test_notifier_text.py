@@ -2,8 +2,7 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from services.notifier import domain
-from shared.contract.events import (
+from stoppoc.contract.events import (
     ClusterPocExpiring,
     ClusterPocStopped,
     PaymentAwaitingFunds,
@@ -13,6 +12,7 @@ from shared.contract.events import (
     StopPocRejected,
     WalletCredited,
 )
+from stoppoc.services.notifier import domain
 
 CONVERSION = {"request_id": "req-1", "customer_id": "cus-1", "cluster_id": "cl-1"}
 
@@ -24,8 +24,15 @@ def test_money_is_shown_in_whole_dong_with_thousands_separators():
 
 def test_a_settled_payment_says_what_was_charged_and_what_is_left():
     event = PaymentSettled(
-        payment_id="pay-1", order_id="ord-1", round=2, amount=1_234_567, method="credit_wallet",
-        balance_after=765_433, resource_ids=["srv-1", "vol-1"], settled_at=datetime.now(UTC), **CONVERSION,
+        payment_id="pay-1",
+        order_id="ord-1",
+        round=2,
+        amount=1_234_567,
+        method="credit_wallet",
+        balance_after=765_433,
+        resource_ids=["srv-1", "vol-1"],
+        settled_at=datetime.now(UTC),
+        **CONVERSION,
     )
 
     notification = domain.payment_settled(event)
@@ -41,8 +48,13 @@ def test_a_settled_payment_says_what_was_charged_and_what_is_left():
 
 def test_a_payment_short_of_funds_names_the_shortfall():
     event = PaymentFailed(
-        order_id="ord-1", round=1, reason="insufficient_funds", amount=2_400_000, balance=400_000,
-        shortfall=2_000_000, **CONVERSION,
+        order_id="ord-1",
+        round=1,
+        reason="insufficient_funds",
+        amount=2_400_000,
+        balance=400_000,
+        shortfall=2_000_000,
+        **CONVERSION,
     )
 
     notification = domain.payment_failed(event)
@@ -57,7 +69,12 @@ def test_a_payment_short_of_funds_names_the_shortfall():
 def test_a_payment_awaiting_funds_names_the_shortfall_and_the_deadline():
     wait_until = datetime(2025, 3, 1, 16, 35, tzinfo=timezone(timedelta(hours=7)))
     event = PaymentAwaitingFunds(
-        order_id="ord-1", round=1, amount=2_400_000, balance=400_000, shortfall=2_000_000, wait_until=wait_until,
+        order_id="ord-1",
+        round=1,
+        amount=2_400_000,
+        balance=400_000,
+        shortfall=2_000_000,
+        wait_until=wait_until,
         **CONVERSION,
     )
 
@@ -74,7 +91,13 @@ def test_a_payment_awaiting_funds_names_the_shortfall_and_the_deadline():
 
 def test_a_payment_failed_for_another_reason_says_the_reason():
     event = PaymentFailed(
-        order_id="ord-1", round=1, reason="wallet_frozen", amount=10, balance=0, shortfall=0, **CONVERSION,
+        order_id="ord-1",
+        round=1,
+        reason="wallet_frozen",
+        amount=10,
+        balance=0,
+        shortfall=0,
+        **CONVERSION,
     )
 
     assert domain.payment_failed(event).body.endswith("(round 1): the payment failed (wallet_frozen).")
@@ -133,12 +156,6 @@ def test_a_wallet_credit_is_told_without_a_conversion():
     assert (notification.kind, notification.request_id, notification.cluster_id) == ("wallet_credited", None, None)
     assert notification.title == "5,000,000 VND added to your credit wallet"
     assert "(reference topup-7)" in notification.body and "now 5,000,100 VND" in notification.body
-
-
-def test_every_event_the_notifier_hears_has_a_renderer():
-    from shared.topology import BINDINGS
-
-    assert sorted(domain.RENDERERS) == sorted(BINDINGS["notifier"]["events"])
 
 
 def test_an_expiry_reminder_names_the_cluster_and_the_date():

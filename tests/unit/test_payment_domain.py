@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.payment import domain
+from stoppoc.services.payment import domain
 
 amounts = st.integers(min_value=0, max_value=10**13)
 

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.checkout import domain
-from shared.contract.events import RequestedResource
-from shared.money import divide_half_up, vat_included
+from stoppoc.contract.events import RequestedResource
+from stoppoc.services.checkout import domain
+from stoppoc.shared.money import divide_half_up, vat_included
 
 CATALOG = domain.Catalog(
     server_monthly={"general-2c4g": 600_000, "general-4c8g": 1_200_000, "memory-4c32g": 2_200_000},
@@ -17,9 +17,7 @@ RULES = domain.PricingRules(vat_percent=10, cycle_discounts=CYCLES)
 
 
 def server(resource_id: str, flavor: str = "general-2c4g") -> RequestedResource:
-    return RequestedResource(
-        resource_id=resource_id, kind="server", spec={"flavor": flavor, "vcpu": 2, "ram_gib": 4}
-    )
+    return RequestedResource(resource_id=resource_id, kind="server", spec={"flavor": flavor, "vcpu": 2, "ram_gib": 4})
 
 
 def volume(resource_id: str, size_gib: int = 20, volume_type: str = "ssd-standard") -> RequestedResource:
@@ -38,8 +36,8 @@ def test_a_server_and_its_boot_volume_are_priced_for_the_cycle():
     order = price([server("srv-1", "general-4c8g"), volume("vol-1", 50, "ssd-premium")], cycle=3)
 
     assert order.lines == (
-        domain.Line("srv-1", "server", 3_600_000, 0, 327_273, 3_600_000, 0, 0),
-        domain.Line("vol-1", "volume", 750_000, 0, 68_182, 750_000, 0, 0),
+        domain.Line("srv-1", "server", 3_600_000, 0, 327_273, 3_600_000, 0, 0, 10),
+        domain.Line("vol-1", "volume", 750_000, 0, 68_182, 750_000, 0, 0, 10),
     )
     assert (order.subtotal, order.discount, order.tax, order.total) == (4_350_000, 0, 395_455, 4_350_000)
 
@@ -87,8 +85,10 @@ def test_each_cycle_takes_its_discount_off_each_line_before_vat():
     order = price([server("srv-1", "general-4c8g"), volume("vol-1", 25, "ssd-standard")], cycle=12)
 
     # 12 × 1,200,000 = 14,400,000 less 10%; 12 × 25 × 3,000 = 900,000 less 10%.
-    assert [(line.amount, line.cycle_discount, line.coupon_discount, line.discount, line.total, line.tax)
-            for line in order.lines] == [
+    assert [
+        (line.amount, line.cycle_discount, line.coupon_discount, line.discount, line.total, line.tax)
+        for line in order.lines
+    ] == [
         (14_400_000, 1_440_000, 0, 1_440_000, 12_960_000, 1_178_182),
         (900_000, 90_000, 0, 90_000, 810_000, 73_636),
     ]

@@ -1,0 +1,3 @@
+from stoppoc.cli.main import main
+
+main()

@@ -1,0 +1,83 @@
+"""The CloudEvents 1.0 structured-JSON envelope every message travels in."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from stoppoc.contract.errors import InvalidEnvelope
+
+CONTENT_TYPE = "application/cloudevents+json"
+TYPE_PREFIX = "stoppoc."
+TYPE_VERSION = ".v1"
+
+
+def type_for(routing_key: str) -> str:
+    return f"{TYPE_PREFIX}{routing_key}{TYPE_VERSION}"
+
+
+def routing_key_for(event_type: str) -> str:
+    return event_type.removeprefix(TYPE_PREFIX).rsplit(".v", 1)[0]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    # Unknown extension attributes are kept and passed on, as CloudEvents asks.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    time: datetime
+    datacontenttype: str = "application/json"
+    subject: str | None = None
+    correlationid: str | None = None
+    causationid: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def routing_key(self) -> str:
+        return routing_key_for(self.type)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @classmethod
+    def parse(cls, body: bytes) -> "Envelope":
+        try:
+            return cls.model_validate_json(body)
+        except ValidationError as error:
+            raise InvalidEnvelope(_first_error(error)) from error
+
+
+def new_envelope(
+    routing_key: str,
+    data: dict[str, Any],
+    *,
+    source: str,
+    subject: str | None = None,
+    correlationid: str | None = None,
+    causationid: str | None = None,
+    message_id: str | None = None,
+) -> Envelope:
+    return Envelope(
+        id=message_id or str(uuid.uuid4()),
+        source=source,
+        type=type_for(routing_key),
+        time=utc_now(),
+        subject=subject,
+        correlationid=correlationid,
+        causationid=causationid,
+        data=data,
+    )
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"

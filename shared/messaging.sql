@@ -1,0 +1,60 @@
+-- The inbox, outbox and redelivery queries every service runs on its own schema
+-- (shared/sql/ holds their tables). Loaded by shared/queries.py.
+
+-- name: claim_inbox$
+-- The message's id, recorded in the handler's transaction; NULL when it was handled before.
+INSERT INTO inbox (message_id, type) VALUES (:message_id, :type)
+ON CONFLICT (message_id) DO NOTHING
+RETURNING 1;
+
+-- name: count_redelivery^
+-- record_class: Redelivery
+-- Autocommitted on its own, so the count survives whatever the handling does next.
+INSERT INTO redeliveries AS r (message_id, deliveries) VALUES (:delivery_key, 2)
+ON CONFLICT (message_id) DO UPDATE SET deliveries = r.deliveries + 1, last_redelivered = now()
+RETURNING deliveries, EXISTS (SELECT 1 FROM inbox WHERE message_id = :message_id) AS handled;
+
+-- name: insert_outbox$
+-- NULL when a message with this id was recorded before (a deterministic id emitted again).
+INSERT INTO outbox (message_id, exchange, routing_key, body)
+VALUES (:message_id, :exchange, :routing_key, :body)
+ON CONFLICT (message_id) DO NOTHING
+RETURNING id;
+
+-- name: claim_outbox
+-- record_class: OutboxRow
+SELECT id, message_id, exchange, routing_key, body FROM outbox
+WHERE published_at IS NULL ORDER BY id LIMIT :batch_size
+FOR UPDATE SKIP LOCKED;
+
+-- name: stamp_published!
+UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = any(:ids::bigint[]);
+
+-- name: record_publish_failure!
+UPDATE outbox SET attempts = attempts + 1, last_error = :error WHERE id = :id;
+
+-- name: lock_migrations!
+-- Taken while migrating, so two instances starting together do not race.
+SELECT pg_advisory_xact_lock(:lock_key);
+
+-- name: create_schema!
+CREATE SCHEMA IF NOT EXISTS :"schema";
+
+-- name: use_schema!
+-- For the rest of the transaction only.
+SELECT set_config('search_path', quote_ident(:schema), true);
+
+-- name: create_migrations_table!
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    name        text PRIMARY KEY,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- name: applied_migrations
+SELECT name FROM schema_migrations;
+
+-- name: record_migration!
+INSERT INTO schema_migrations (name) VALUES (:name);
+
+-- name: create_database!
+CREATE DATABASE :"database";
