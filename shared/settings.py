@@ -95,7 +95,7 @@ def with_password(url: str, password: str) -> str:
     """``url`` with ``password`` in place of the one it has (if any)."""
     parts = urlsplit(url)
     if not parts.username:
-        raise SettingsError(f"a password is set for {redact(url)}, which names no user")
+        raise ValueError(f"a password is set for {redact(url)}, which names no user")
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit(parts._replace(netloc=f"{quote(parts.username, safe='')}:{quote(password, safe='')}@{host}"))
 
