@@ -4,7 +4,7 @@ import click
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from stoppoc.cli import asyncapi, catalog, clusters, coupons, demo, dlq, operate, orders, payments, wallet
+from stoppoc.cli import access, asyncapi, catalog, clusters, coupons, demo, dlq, operate, orders, payments, wallet
 from stoppoc.cli.database import USAGE, fail
 from stoppoc.shared.settings import get_settings
 
@@ -34,5 +34,6 @@ for command in (
     wallet.wallet,
     payments.payments,
     dlq.dlq,
+    access.access,
 ):
     main.add_command(command)

@@ -1,0 +1,91 @@
+"""``stoppoc access``: who may do what on the broker and in the database, and the files and roles
+that make it so (docs/kubernetes.md, "Least privilege").
+
+Passwords are never arguments: they are read from a directory holding one file per credential
+(``rabbitmq-<principal>``, ``postgres-<role>``), as Kubernetes and Docker mount secrets, and
+``stoppoc access secrets DIR`` fills one with random passwords where none are yet.
+"""
+
+import json
+import secrets
+from pathlib import Path
+
+import click
+
+from stoppoc.cli.database import fail
+from stoppoc.cli.output import json_option, show
+from stoppoc.services.registry import topology
+from stoppoc.shared import broker_access
+from stoppoc.shared.settings import get_settings
+from stoppoc.shared.topology import Names
+
+BROKER_SECRET = "rabbitmq-{}"
+
+
+@click.group()
+def access() -> None:
+    """Least privilege: broker users and permissions, database roles, their secrets."""
+
+
+@access.command("show")
+@json_option
+def show_grants(as_json: bool) -> None:
+    """Each broker user of the namespace: what it is for, what it may publish, read and bind."""
+    names = Names(get_settings().namespace)
+    rows = [
+        {
+            "user": broker_access.user_name(names, grant.principal),
+            "purpose": grant.purpose,
+            "publishes": "any routing key" if grant.any_routing_key else ", ".join(sorted(grant.publishes)),
+            "reads": ", ".join(grant.read),
+            "binds": ", ".join(sorted(grant.binds_commands | grant.binds_events)),
+        }
+        for grant in broker_access.grants(names, topology())
+    ]
+    show(rows, ["user", "purpose", "publishes", "reads", "binds"], as_json=as_json, title="broker users")
+
+
+@access.command("broker-definitions")
+@click.option(
+    "--users-from",
+    "secrets_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Add the users, their passwords read from DIR/rabbitmq-<principal> (see `stoppoc access secrets`).",
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+def broker_definitions(secrets_dir: Path | None, output: Path | None) -> None:
+    """RabbitMQ definitions for STOPPOC_NAMESPACE: the virtual host, every user's permissions and
+    topic permissions (and, with --users-from, the users), as `load_definitions` reads them."""
+    names = Names(get_settings().namespace)
+    passwords = None
+    if secrets_dir is not None:
+        passwords = {p: _read_secret(secrets_dir / BROKER_SECRET.format(p)) for p in broker_access.BROKER_USERS}
+    text = json.dumps(broker_access.definitions(names, topology(), passwords), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        output.chmod(0o600 if passwords else 0o644)
+
+
+@access.command("secrets")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def make_secrets(directory: Path) -> None:
+    """Write a random password for every credential that has none in DIRECTORY yet (the others
+    stay as they are), one file each, readable by the owner only."""
+    directory.mkdir(parents=True, exist_ok=True)
+    wanted = [BROKER_SECRET.format(p) for p in broker_access.BROKER_USERS]
+    for name in wanted:
+        path = directory / name
+        if path.exists():
+            continue
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+        click.echo(f"created {path}")
+
+
+def _read_secret(path: Path) -> str:
+    try:
+        return path.read_text().removesuffix("\n")
+    except OSError as error:
+        fail(f"cannot read the secret {path}: {error.strerror}", 2)
