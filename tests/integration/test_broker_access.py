@@ -74,7 +74,7 @@ async def session(url: str) -> Session:
 async def test_the_portal_cannot_publish_a_wallet_credit_and_can_press_stop_poc(broker_users, names, declared):
     portal = await session(broker_users.url("portal"))
     async with portal.connection:
-        with pytest.raises(ChannelAccessRefused, match="payment.wallet.credit"):
+        with pytest.raises(ChannelAccessRefused, match=r"payment\.wallet\.credit"):
             await portal.publish(names.commands, "payment.wallet.credit")
         with pytest.raises(ChannelAccessRefused):
             await portal.publish(names.events, "payment.settled")
