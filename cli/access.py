@@ -12,14 +12,16 @@ from pathlib import Path
 
 import click
 
-from stoppoc.cli.database import fail
+from stoppoc.cli.database import fail, run_async
 from stoppoc.cli.output import json_option, show
-from stoppoc.services.registry import topology
-from stoppoc.shared import broker_access
+from stoppoc.services.registry import SERVICES, topology
+from stoppoc.shared import broker_access, database_access, db
 from stoppoc.shared.settings import get_settings
 from stoppoc.shared.topology import Names
 
 BROKER_SECRET = "rabbitmq-{}"
+DATABASE_SECRET = "postgres-{}"
+DATABASE_PRINCIPALS = (*SERVICES, database_access.STAFF, database_access.MIGRATOR)
 
 
 @click.group()
@@ -75,6 +77,7 @@ def make_secrets(directory: Path) -> None:
     stay as they are), one file each, readable by the owner only."""
     directory.mkdir(parents=True, exist_ok=True)
     wanted = [BROKER_SECRET.format(p) for p in broker_access.BROKER_USERS]
+    wanted += [DATABASE_SECRET.format(p) for p in DATABASE_PRINCIPALS]
     for name in wanted:
         path = directory / name
         if path.exists():
@@ -82,6 +85,34 @@ def make_secrets(directory: Path) -> None:
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(32))
         click.echo(f"created {path}")
+
+
+@access.command("database-roles")
+@click.option(
+    "--passwords-from",
+    "secrets_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Set each role's password from DIR/postgres-<role> (see `stoppoc access secrets`).",
+)
+def database_roles(secrets_dir: Path | None) -> None:
+    """Create or update the PostgreSQL roles (run with STOPPOC_DATABASE_URL of a database
+    administrator): <namespace>_<service> owning its schema and nothing else, <namespace>_staff
+    reading every schema, <namespace>_migrator acting only as a schema's owner. Idempotent."""
+    settings = get_settings()
+    passwords = None
+    if secrets_dir is not None:
+        passwords = {p: _read_secret(secrets_dir / DATABASE_SECRET.format(p)) for p in DATABASE_PRINCIPALS}
+
+    async def go() -> list[str]:
+        await db.ensure_database(settings.database_url)
+        conn = await db.connect(settings.database_url)
+        try:
+            return await database_access.provision(conn, database_access.Roles(settings.namespace), SERVICES, passwords)
+        finally:
+            await conn.close()
+
+    for line in run_async(go()) or ["up to date"]:
+        click.echo(line)
 
 
 def _read_secret(path: Path) -> str:

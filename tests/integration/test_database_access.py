@@ -1,0 +1,161 @@
+"""Least privilege in a real PostgreSQL: roles unique to the test (dropped after), made by
+``stoppoc access database-roles``, migrations applied by the migrator as each schema's owner, and
+each service's role kept out of the others' schemas."""
+
+import subprocess
+import sys
+
+import asyncpg
+import pytest
+
+from stoppoc.cli.runner import migrate_all
+from stoppoc.services.registry import SERVICES
+from stoppoc.shared import database_access, db
+from stoppoc.shared.database_access import Roles
+from tests.contract_data import SampleCluster, unique_id
+from tests.infrastructure import running, unique, with_database
+
+pytestmark = pytest.mark.integration
+
+
+def as_role(url: str, role: str) -> str:
+    """The URL for another role (the test server trusts local connections: no password)."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{role}@{rest.rsplit('@', 1)[-1]}"
+
+
+@pytest.fixture
+async def empty_database(postgres_url, roles):
+    name = unique("stoppoc_access_")
+    url = with_database(postgres_url, name)
+    await db.ensure_database(url)
+    yield url
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def roles(postgres_url, names):
+    """The namespace's roles; dropped (with whatever they own elsewhere: nothing) after the test."""
+    roles = Roles(names.namespace)
+    yield roles
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        for principal in [*SERVICES, database_access.STAFF, database_access.MIGRATOR]:
+            await admin.execute(f'DROP ROLE IF EXISTS "{roles.of(principal)}"')
+    finally:
+        await admin.close()
+
+
+def stoppoc(*arguments: str, **environment: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "stoppoc.cli", *arguments],
+        env={"PATH": "", **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def provisioned(url: str, roles: Roles, passwords_dir=None) -> None:
+    arguments = ["access", "database-roles"]
+    if passwords_dir:
+        arguments += ["--passwords-from", str(passwords_dir)]
+    done = stoppoc(*arguments, STOPPOC_DATABASE_URL=url, STOPPOC_NAMESPACE=roles.namespace)
+    assert done.returncode == 0, done.stderr
+
+
+async def test_migrations_by_the_migrator_leave_each_schema_and_its_tables_to_its_service(
+    empty_database, roles, settings, tmp_path
+):
+    done = stoppoc("access", "secrets", str(tmp_path))
+    assert done.returncode == 0 and (tmp_path / "postgres-migrator").exists()
+    await provisioned(empty_database, roles, tmp_path)
+    migrator = as_role(empty_database, roles.of("migrator"))
+    applied = await migrate_all(settings.model_copy(update={"database_url": migrator}))
+    assert all(applied[service] for service in SERVICES)
+
+    conn = await asyncpg.connect(empty_database)
+    try:
+        owners = await conn.fetch(
+            "SELECT schemaname, array_agg(DISTINCT tableowner) AS owners FROM pg_tables"
+            " WHERE schemaname = any($1::text[]) GROUP BY schemaname",
+            list(SERVICES),
+        )
+        password = await conn.fetchval("SELECT rolpassword FROM pg_authid WHERE rolname = $1", roles.of("payment"))
+    finally:
+        await conn.close()
+    assert {row["schemaname"]: row["owners"] for row in owners} == {s: [roles.of(s)] for s in SERVICES}
+    assert password.startswith("SCRAM-SHA-256$4096:")  # set as a verifier, never sent in clear
+
+    # The migrator alone (without acting as an owner) can neither read nor create anything.
+    alone = await asyncpg.connect(migrator)
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await alone.fetch("SELECT * FROM payment.wallets")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await alone.execute("CREATE SCHEMA elsewhere")
+    finally:
+        await alone.close()
+
+
+async def test_a_service_role_cannot_read_or_write_another_services_schema(empty_database, roles, settings):
+    await provisioned(empty_database, roles)
+    await migrate_all(settings.model_copy(update={"database_url": as_role(empty_database, roles.of("migrator"))}))
+
+    payment = await asyncpg.connect(as_role(empty_database, roles.of("payment")))
+    try:
+        await payment.execute("INSERT INTO payment.wallets (customer_id, balance) VALUES ('c', 5)")  # its own
+        for statement in (
+            "SELECT * FROM inventory.clusters",
+            "SELECT * FROM checkout.orders",
+            "INSERT INTO notifier.notifications (customer_id) VALUES ('c')",
+            "UPDATE checkout.coupons SET value = 1",
+            "CREATE TABLE public.stash (x int)",
+            "CREATE SCHEMA stash",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await payment.execute(statement)
+    finally:
+        await payment.close()
+
+
+async def test_staff_read_every_schema_through_the_cli_and_write_nothing(
+    empty_database, roles, settings, client, names
+):
+    await provisioned(empty_database, roles)
+    await migrate_all(settings.model_copy(update={"database_url": as_role(empty_database, roles.of("migrator"))}))
+    # The services run as their own roles: the roles are enough for a conversion.
+    run_as = {s: settings.model_copy(update={"database_url": as_role(empty_database, roles.of(s))}) for s in SERVICES}
+    cluster = SampleCluster()
+    async with (
+        running(run_as["inventory"], "inventory"),
+        running(run_as["checkout"], "checkout"),
+        running(run_as["payment"], "payment"),
+        running(run_as["notifier"], "notifier"),
+    ):
+        await cluster.register(client)
+        credit = {"customer_id": cluster.customer_id, "amount": 50_000_000, "reference": unique_id("t")}
+        await client.send("payment.wallet.credit", credit)
+        request = cluster.stop_request()
+        await client.send("inventory.stop_poc.request", request)
+        assert (await client.wait_for_outcome(request["request_id"])).routing_key == "cluster.poc_stopped"
+
+    staff = as_role(empty_database, roles.of("staff"))
+    environment = {"STOPPOC_DATABASE_URL": staff, "STOPPOC_NAMESPACE": names.namespace}
+    shown = stoppoc("wallet", "show", cluster.customer_id, "--json", **environment)
+    assert shown.returncode == 0, shown.stderr
+    assert cluster.customer_id in shown.stdout
+    assert stoppoc("clusters", "show", cluster.cluster_id, "--json", **environment).returncode == 0
+    assert stoppoc("orders", "list", "--json", **environment).returncode == 0
+
+    conn = await asyncpg.connect(staff)
+    try:
+        for statement in ("UPDATE payment.wallets SET balance = 0", "DELETE FROM inventory.clusters"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(statement)
+    finally:
+        await conn.close()
