@@ -48,26 +48,37 @@ def show_grants(as_json: bool) -> None:
 
 
 @access.command("broker-definitions")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+def broker_definitions(output: Path | None) -> None:
+    """RabbitMQ definitions for STOPPOC_NAMESPACE: the virtual host and every user's permissions
+    and topic permissions, as `load_definitions` reads them (deploy/rabbitmq/definitions.json)."""
+    names = Names(get_settings().namespace)
+    _write(broker_access.definitions(names, topology()), output, private=False)
+
+
+@access.command("broker-users")
 @click.option(
-    "--users-from",
+    "--passwords-from",
     "secrets_dir",
+    required=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Add the users, their passwords read from DIR/rabbitmq-<principal> (see `stoppoc access secrets`).",
+    help="DIR/rabbitmq-<principal> holds each user's password (see `stoppoc access secrets`).",
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
-def broker_definitions(secrets_dir: Path | None, output: Path | None) -> None:
-    """RabbitMQ definitions for STOPPOC_NAMESPACE: the virtual host, every user's permissions and
-    topic permissions (and, with --users-from, the users), as `load_definitions` reads them."""
+def broker_users(secrets_dir: Path, output: Path | None) -> None:
+    """The broker's users with their passwords, as definitions to load before broker-definitions'."""
     names = Names(get_settings().namespace)
-    passwords = None
-    if secrets_dir is not None:
-        passwords = {p: _read_secret(secrets_dir / BROKER_SECRET.format(p)) for p in broker_access.BROKER_USERS}
-    text = json.dumps(broker_access.definitions(names, topology(), passwords), indent=2) + "\n"
+    passwords = {p: _read_secret(secrets_dir / BROKER_SECRET.format(p)) for p in broker_access.BROKER_USERS}
+    _write(broker_access.users(names, passwords), output, private=True)
+
+
+def _write(document: dict[str, object], output: Path | None, *, private: bool) -> None:
+    text = json.dumps(document, indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)
-    else:
-        output.write_text(text)
-        output.chmod(0o600 if passwords else 0o644)
+        return
+    output.touch(mode=0o600 if private else 0o644)
+    output.write_text(text)
 
 
 @access.command("secrets")
@@ -77,7 +88,7 @@ def make_secrets(directory: Path) -> None:
     stay as they are), one file each, readable by the owner only."""
     directory.mkdir(parents=True, exist_ok=True)
     wanted = [BROKER_SECRET.format(p) for p in broker_access.BROKER_USERS]
-    wanted += [DATABASE_SECRET.format(p) for p in DATABASE_PRINCIPALS]
+    wanted += [DATABASE_SECRET.format(p) for p in (*DATABASE_PRINCIPALS, "admin")]
     for name in wanted:
         path = directory / name
         if path.exists():

@@ -191,30 +191,37 @@ def topic_permissions(names: Names, grant: Grant) -> list[dict[str, Any]]:
     ]
 
 
-def definitions(names: Names, topology: Topology, passwords: Mapping[str, str] | None = None) -> dict[str, Any]:
+def definitions(names: Names, topology: Topology) -> dict[str, Any]:
     """RabbitMQ definitions (the format ``load_definitions`` and ``rabbitmqctl import_definitions``
-    read): the virtual host, every user's permissions and topic permissions, and, given their
-    ``passwords`` by principal, the users themselves (with ``admin``, the administrator, which a
-    broker that loads definitions at boot has no other way to get)."""
+    read): the virtual host and every user's permissions and topic permissions. No user and no
+    password: those are in ``users`` (imported first, from a secret)."""
     every = grants(names, topology)
-    document: dict[str, Any] = {}
-    if passwords is not None:
-        missing = sorted(({g.principal for g in every} | {"admin"}) - passwords.keys())
-        if missing:
-            raise KeyError(f"no password for {', '.join(missing)}")
-        document["users"] = [
-            {"name": user_name(names, g.principal), "password": passwords[g.principal], "tags": list(g.tags)}
-            for g in every
-        ] + [{"name": user_name(names, "admin"), "password": passwords["admin"], "tags": ["administrator"]}]
-    document["vhosts"] = [{"name": VHOST}]
-    document["permissions"] = [permissions(names, g) for g in every]
-    document["topic_permissions"] = [entry for g in every for entry in topic_permissions(names, g)]
-    if passwords is not None:
-        admin = user_name(names, "admin")
-        document["permissions"].append(
-            {"user": admin, "vhost": VHOST, "configure": ANYTHING, "write": ANYTHING, "read": ANYTHING}
-        )
-    return document
+    return {
+        "vhosts": [{"name": VHOST}],
+        "permissions": [permissions(names, g) for g in every],
+        "topic_permissions": [entry for g in every for entry in topic_permissions(names, g)],
+    }
+
+
+def users(names: Names, passwords: Mapping[str, str]) -> dict[str, Any]:
+    """The users themselves, with their ``passwords`` by principal, and ``admin``, the
+    administrator (a broker that loads definitions at boot creates no default user)."""
+    missing = sorted(set(BROKER_USERS) - passwords.keys())
+    if missing:
+        raise KeyError(f"no password for {', '.join(missing)}")
+    admin = user_name(names, "admin")
+    return {
+        "users": [
+            {
+                "name": user_name(names, principal),
+                "password": passwords[principal],
+                "tags": ["administrator"] if principal == "admin" else [],
+            }
+            for principal in BROKER_USERS
+        ],
+        "vhosts": [{"name": VHOST}],
+        "permissions": [{"user": admin, "vhost": VHOST, "configure": ANYTHING, "write": ANYTHING, "read": ANYTHING}],
+    }
 
 
 PRINCIPALS = (*SERVICE_PUBLISHES, "platform", "portal", "billing", "analysts", "operator", "deployer")

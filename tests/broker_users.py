@@ -47,13 +47,9 @@ class BrokerUsers:
         return url_as(self.amqp_url, broker_access.user_name(self.names, principal), self.passwords[principal])
 
     def document(self) -> dict:
-        everything = broker_access.definitions(self.names, registry.topology(), self.passwords)
         admin = broker_access.user_name(self.names, "admin")
-        return {
-            "users": [u for u in everything["users"] if u["name"] != admin],
-            "permissions": [p for p in everything["permissions"] if p["user"] != admin],
-            "topic_permissions": everything["topic_permissions"],
-        }
+        users = [u for u in broker_access.users(self.names, self.passwords)["users"] if u["name"] != admin]
+        return {**broker_access.definitions(self.names, registry.topology()), "users": users, "vhosts": []}
 
     async def create(self, timeout: float = 30.0) -> None:
         # From standard input: rabbitmqctl may run as another user, who could not read our file.
