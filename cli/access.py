@@ -39,7 +39,7 @@ def show_grants(as_json: bool) -> None:
             "user": broker_access.user_name(names, grant.principal),
             "purpose": grant.purpose,
             "publishes": "any routing key" if grant.any_routing_key else ", ".join(sorted(grant.publishes)),
-            "reads": ", ".join(grant.read),
+            "reads": ", ".join(pattern.replace("\\", "") for pattern in grant.read),
             "binds": ", ".join(sorted(grant.binds_commands | grant.binds_events)),
         }
         for grant in broker_access.grants(names, topology())
