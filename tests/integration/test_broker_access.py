@@ -124,6 +124,15 @@ async def test_analysts_read_settlement_events_only_and_publish_nothing(broker_u
     async with analysts.connection:
         for event in sorted(SETTLEMENT_EVENTS):
             await analysts.bind(names.events, event)
+        # A durable feed of their own, under their prefix, survives their restarts.
+        channel = await analysts.connection.channel()
+        async with channel:
+            feed = await channel.declare_queue(f"{names.namespace}.analysts.feed", durable=True)
+            await feed.bind(names.events, routing_key="payment.settled")
+            await feed.delete()
+        channel = await analysts.connection.channel()
+        with pytest.raises(ChannelAccessRefused):
+            await channel.declare_queue(f"{names.namespace}.payment.copy", durable=True)
         for forbidden in ("order.created", "#", "payment.*"):
             with pytest.raises(ChannelAccessRefused):
                 await analysts.bind(names.events, forbidden)
@@ -156,3 +165,17 @@ async def test_only_the_deployer_declares_and_it_publishes_nothing(broker_users,
         # dead-letter exchange. Not the dead letters.)
         with pytest.raises(ChannelAccessRefused):
             await deployer.take(names.dead_letter_queue("payment"))
+
+
+async def test_the_operator_reads_dead_letters_and_replays_them_but_reads_no_service_queue(
+    broker_users, names, declared
+):
+    operator = await session(broker_users.url("operator"))
+    async with operator.connection:
+        for service in SERVICES:
+            await operator.take(names.dead_letter_queue(service))
+            with pytest.raises(ChannelAccessRefused):
+                await operator.take(names.queue(service))
+        await operator.publish(names.commands, "payment.wallet.credit")  # a replay may be anything
+        with pytest.raises(ChannelAccessRefused):
+            await topology.declare_at(broker_users.url("operator"), names, registry.topology())
