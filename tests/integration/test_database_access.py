@@ -159,3 +159,39 @@ async def test_staff_read_every_schema_through_the_cli_and_write_nothing(
                 await conn.execute(statement)
     finally:
         await conn.close()
+
+
+async def test_role_passwords_work_with_scram_authentication(stoppable_postgres, tmp_path):
+    """On a server of the test's own that asks every role but the administrator for a SCRAM
+    password: the passwords `database-roles` sets (as verifiers) open the door, others do not."""
+    server = stoppable_postgres
+    data = getattr(server, "data", None)
+    if data is None:
+        pytest.skip("needs a local server whose authentication the test can configure")
+    (data / "pg_hba.conf").write_text(
+        "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+    )
+    server.stop()
+    server.start()
+    assert stoppoc("access", "secrets", str(tmp_path)).returncode == 0
+    admin_url = server.url.rsplit("/", 1)[0] + "/stoppoc"
+    done = stoppoc(
+        "access",
+        "database-roles",
+        "--passwords-from",
+        str(tmp_path),
+        STOPPOC_DATABASE_URL=admin_url,
+        STOPPOC_NAMESPACE="stoppoc",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "role stoppoc_payment: password set" in done.stdout
+
+    password = (tmp_path / "postgres-payment").read_text()
+    payment = await asyncpg.connect(admin_url.replace("postgres@", f"stoppoc_payment:{password}@"))
+    assert await payment.fetchval("SELECT current_user") == "stoppoc_payment"
+    await payment.close()
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(admin_url.replace("postgres@", "stoppoc_payment:not-the-password@"))
+    migrator = (tmp_path / "postgres-migrator").read_text()
+    with pytest.raises(asyncpg.InvalidPasswordError):  # one role's password is not another's
+        await asyncpg.connect(admin_url.replace("postgres@", f"stoppoc_payment:{migrator}@"))
