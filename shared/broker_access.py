@@ -47,7 +47,6 @@ class Grant:
     publishes: frozenset[str] = frozenset()  # routing keys on NS.commands and NS.events
     binds_commands: frozenset[str] = frozenset()  # routing keys it may bind on NS.commands
     binds_events: frozenset[str] = frozenset()  # and on NS.events
-    tags: tuple[str, ...] = ()
     any_routing_key: bool = False  # publishes whatever it must (the operator replays anything)
 
 
