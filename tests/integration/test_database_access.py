@@ -1,9 +1,10 @@
-"""Least privilege in a real PostgreSQL: roles unique to the test (dropped after), made by
+"""Least privilege in a real PostgreSQL: roles unique to the test module (dropped after), made by
 ``stoppoc access database-roles``, migrations applied by the migrator as each schema's owner, and
 each service's role kept out of the others' schemas."""
 
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import asyncpg
 import pytest
@@ -12,6 +13,7 @@ from stoppoc.cli.runner import migrate_all
 from stoppoc.services.registry import SERVICES
 from stoppoc.shared import database_access, db
 from stoppoc.shared.database_access import Roles
+from stoppoc.shared.settings import Settings
 from tests.contract_data import SampleCluster, unique_id
 from tests.infrastructure import running, unique, with_database
 
@@ -24,32 +26,6 @@ def as_role(url: str, role: str) -> str:
     return f"{scheme}://{role}@{rest.rsplit('@', 1)[-1]}"
 
 
-@pytest.fixture
-async def empty_database(postgres_url, roles):
-    name = unique("stoppoc_access_")
-    url = with_database(postgres_url, name)
-    await db.ensure_database(url)
-    yield url
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-@pytest.fixture
-async def roles(postgres_url, names):
-    """The namespace's roles; dropped (with whatever they own elsewhere: nothing) after the test."""
-    roles = Roles(names.namespace)
-    yield roles
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        for principal in [*SERVICES, database_access.STAFF, database_access.MIGRATOR]:
-            await admin.execute(f'DROP ROLE IF EXISTS "{roles.of(principal)}"')
-    finally:
-        await admin.close()
-
-
 def stoppoc(*arguments: str, **environment: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "stoppoc.cli", *arguments],
@@ -60,39 +36,62 @@ def stoppoc(*arguments: str, **environment: str) -> subprocess.CompletedProcess:
     )
 
 
-async def provisioned(url: str, roles: Roles, passwords_dir=None) -> None:
-    arguments = ["access", "database-roles"]
-    if passwords_dir:
-        arguments += ["--passwords-from", str(passwords_dir)]
-    done = stoppoc(*arguments, STOPPOC_DATABASE_URL=url, STOPPOC_NAMESPACE=roles.namespace)
-    assert done.returncode == 0, done.stderr
+@dataclass(frozen=True)
+class Provisioned:
+    url: str  # the administrator's
+    roles: Roles
+    applied: dict[str, list[str]]
+
+    def as_role(self, principal: str) -> str:
+        return as_role(self.url, self.roles.of(principal))
 
 
-async def test_migrations_by_the_migrator_leave_each_schema_and_its_tables_to_its_service(
-    empty_database, roles, settings, tmp_path
-):
-    done = stoppoc("access", "secrets", str(tmp_path))
-    assert done.returncode == 0 and (tmp_path / "postgres-migrator").exists()
-    await provisioned(empty_database, roles, tmp_path)
-    migrator = as_role(empty_database, roles.of("migrator"))
-    applied = await migrate_all(settings.model_copy(update={"database_url": migrator}))
-    assert all(applied[service] for service in SERVICES)
+@pytest.fixture(scope="module")
+async def provisioned(postgres_url, tmp_path_factory):
+    """An empty database given its roles by `stoppoc access database-roles` (roles unique to this
+    module), then migrated by the migrator; the database and the roles are dropped after."""
+    roles = Roles(unique("access"))
+    url = with_database(postgres_url, unique("stoppoc_access_"))
+    await db.ensure_database(url)
+    secrets = tmp_path_factory.mktemp("secrets")
+    try:
+        assert stoppoc("access", "secrets", str(secrets)).returncode == 0
+        done = stoppoc(
+            "access", "database-roles", "--passwords-from", str(secrets), STOPPOC_DATABASE_URL=url,
+            STOPPOC_NAMESPACE=roles.namespace,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        applied = await migrate_all(Settings(database_url=as_role(url, roles.of("migrator"))))
+        yield Provisioned(url, roles, applied)
+    finally:
+        admin = await asyncpg.connect(postgres_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[-1]}" WITH (FORCE)')
+            for principal in [*SERVICES, database_access.STAFF, database_access.MIGRATOR]:
+                await admin.execute(f'DROP ROLE IF EXISTS "{roles.of(principal)}"')
+        finally:
+            await admin.close()
 
-    conn = await asyncpg.connect(empty_database)
+
+async def test_migrations_by_the_migrator_leave_each_schema_and_its_tables_to_its_service(provisioned):
+    assert all(provisioned.applied[service] for service in SERVICES)
+    conn = await asyncpg.connect(provisioned.url)
     try:
         owners = await conn.fetch(
             "SELECT schemaname, array_agg(DISTINCT tableowner) AS owners FROM pg_tables"
             " WHERE schemaname = any($1::text[]) GROUP BY schemaname",
             list(SERVICES),
         )
-        password = await conn.fetchval("SELECT rolpassword FROM pg_authid WHERE rolname = $1", roles.of("payment"))
+        password = await conn.fetchval(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = $1", provisioned.roles.of("payment")
+        )
     finally:
         await conn.close()
-    assert {row["schemaname"]: row["owners"] for row in owners} == {s: [roles.of(s)] for s in SERVICES}
+    assert {row["schemaname"]: row["owners"] for row in owners} == {s: [provisioned.roles.of(s)] for s in SERVICES}
     assert password.startswith("SCRAM-SHA-256$4096:")  # set as a verifier, never sent in clear
 
     # The migrator alone (without acting as an owner) can neither read nor create anything.
-    alone = await asyncpg.connect(migrator)
+    alone = await asyncpg.connect(provisioned.as_role("migrator"))
     try:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await alone.fetch("SELECT * FROM payment.wallets")
@@ -102,11 +101,8 @@ async def test_migrations_by_the_migrator_leave_each_schema_and_its_tables_to_it
         await alone.close()
 
 
-async def test_a_service_role_cannot_read_or_write_another_services_schema(empty_database, roles, settings):
-    await provisioned(empty_database, roles)
-    await migrate_all(settings.model_copy(update={"database_url": as_role(empty_database, roles.of("migrator"))}))
-
-    payment = await asyncpg.connect(as_role(empty_database, roles.of("payment")))
+async def test_a_service_role_cannot_read_or_write_another_services_schema(provisioned):
+    payment = await asyncpg.connect(provisioned.as_role("payment"))
     try:
         await payment.execute("INSERT INTO payment.wallets (customer_id, balance) VALUES ('c', 5)")  # its own
         for statement in (
@@ -123,13 +119,9 @@ async def test_a_service_role_cannot_read_or_write_another_services_schema(empty
         await payment.close()
 
 
-async def test_staff_read_every_schema_through_the_cli_and_write_nothing(
-    empty_database, roles, settings, client, names
-):
-    await provisioned(empty_database, roles)
-    await migrate_all(settings.model_copy(update={"database_url": as_role(empty_database, roles.of("migrator"))}))
+async def test_staff_read_every_schema_through_the_cli_and_write_nothing(provisioned, settings, client, names):
     # The services run as their own roles: the roles are enough for a conversion.
-    run_as = {s: settings.model_copy(update={"database_url": as_role(empty_database, roles.of(s))}) for s in SERVICES}
+    run_as = {s: settings.model_copy(update={"database_url": provisioned.as_role(s)}) for s in SERVICES}
     cluster = SampleCluster()
     async with (
         running(run_as["inventory"], "inventory"),
@@ -144,7 +136,7 @@ async def test_staff_read_every_schema_through_the_cli_and_write_nothing(
         await client.send("inventory.stop_poc.request", request)
         assert (await client.wait_for_outcome(request["request_id"])).routing_key == "cluster.poc_stopped"
 
-    staff = as_role(empty_database, roles.of("staff"))
+    staff = provisioned.as_role("staff")
     environment = {"STOPPOC_DATABASE_URL": staff, "STOPPOC_NAMESPACE": names.namespace}
     shown = stoppoc("wallet", "show", cluster.customer_id, "--json", **environment)
     assert shown.returncode == 0, shown.stderr
