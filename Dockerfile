@@ -9,7 +9,9 @@ COPY client ./client
 COPY shared ./shared
 COPY services ./services
 COPY cli ./cli
-RUN pip install . && useradd --system --uid 10001 stoppoc
+# /run/stoppoc: where compose's secrets step writes the passwords (a volume it owns); no secret is in the image.
+RUN pip install . && useradd --system --uid 10001 stoppoc \
+    && mkdir -p /run/stoppoc/secrets /run/stoppoc/rabbitmq && chown -R stoppoc /run/stoppoc
 
 USER stoppoc
 STOPSIGNAL SIGTERM

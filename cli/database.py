@@ -41,7 +41,8 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 @contextlib.asynccontextmanager
 async def service_queries(queries: Queries, schema: str, *, transaction: bool = False) -> AsyncIterator[BoundQueries]:
     """A service's queries on a connection whose search path is the service's schema."""
-    conn = await db.connect(get_settings().database_url, schema)
+    # A read is read-only whatever the role may do; staff read through a read-only role as well.
+    conn = await db.connect(get_settings().database_url, schema, read_only=not transaction)
     try:
         async with contextlib.AsyncExitStack() as stack:
             if transaction:

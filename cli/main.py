@@ -1,8 +1,12 @@
 """The ``stoppoc`` group and its commands."""
 
 import click
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
-from stoppoc.cli import asyncapi, catalog, clusters, coupons, demo, dlq, operate, orders, payments, wallet
+from stoppoc.cli import access, asyncapi, catalog, clusters, coupons, demo, dlq, operate, orders, payments, wallet
+from stoppoc.cli.database import USAGE, fail
+from stoppoc.shared.settings import get_settings
 
 
 @click.group()
@@ -12,6 +16,10 @@ def main() -> None:
     Configured from the environment: STOPPOC_AMQP_URL, STOPPOC_DATABASE_URL, STOPPOC_NAMESPACE.
     Exit codes: 0 ok, 1 a negative answer, 2 a usage error, 3 the broker or database unreachable.
     """
+    try:
+        get_settings()  # a setting that cannot be read is a usage error, said once and clearly
+    except (SettingsError, ValidationError) as error:
+        fail(f"bad configuration: {error}", USAGE)
 
 
 for command in (
@@ -26,5 +34,6 @@ for command in (
     wallet.wallet,
     payments.payments,
     dlq.dlq,
+    access.access,
 ):
     main.add_command(command)

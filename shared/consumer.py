@@ -35,7 +35,7 @@ from stoppoc.shared.outbox import OutboxRelay
 from stoppoc.shared.queries import Queries
 from stoppoc.shared.retry import backoff, is_transient
 from stoppoc.shared.settings import Settings
-from stoppoc.shared.topology import Names
+from stoppoc.shared.topology import Names, check_route
 from stoppoc.shared.unit_of_work import UnitOfWork, envelope_for
 
 
@@ -127,6 +127,7 @@ class Consumer:
             structlog.contextvars.bind_contextvars(
                 message_id=envelope.id, correlation_id=envelope.correlationid, type=envelope.type
             )
+            check_route(envelope, message.raw_message.exchange, message.raw_message.routing_key, self._names)
             handler = self._registry.resolve(envelope)
             data = validate_data(handler.model, envelope.data)
         except PermanentMessageError as error:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from stoppoc.contract.errors import ServiceUnavailable, redact, unreachable
+from stoppoc.shared.database_access import QUERIES as ACCESS
 from stoppoc.shared.messaging import QUERIES as MESSAGING
 from stoppoc.shared.queries import Connection
 
@@ -34,9 +35,12 @@ async def use_json(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def connect(database_url: str, schema: str | None = None) -> asyncpg.Connection:
-    """One connection, with ``schema`` first on its search path, for the CLI and the tests."""
+async def connect(database_url: str, schema: str | None = None, *, read_only: bool = False) -> asyncpg.Connection:
+    """One connection, with ``schema`` first on its search path, for the CLI and the tests;
+    ``read_only``: every transaction on it is read-only, whatever the role may do."""
     settings = {"search_path": schema} if schema else {}
+    if read_only:
+        settings["default_transaction_read_only"] = "on"
     with reaching_postgres(database_url):
         conn: asyncpg.Connection = await asyncpg.connect(database_url, server_settings=settings)
     await use_json(conn)
@@ -68,12 +72,20 @@ def _sql_files(package: str, folder: str | None = None) -> list[tuple[str, str]]
 
 
 async def migrate(conn: Connection, schema: str, package: str) -> list[str]:
-    """Apply the shared messaging tables and then ``package``'s migrations, each once."""
+    """Apply the shared messaging tables and then ``package``'s migrations, each once, as the
+    schema's owner: a migrator that is a member of the owner's role acts as it (``SET ROLE``), so
+    that the service's role owns every table (see shared/database_access.py). A schema that does
+    not exist yet is created by (and for) whoever migrates."""
     q = MESSAGING.bind(conn)
+    access = ACCESS.bind(conn)
     applied_now = []
     async with conn.transaction():
         await q.lock_migrations(lock_key=_LOCK_KEY)
-        await q.create_schema(schema=schema)
+        owner = await access.schema_owner(schema=schema)
+        if owner is None:
+            await q.create_schema(schema=schema)
+        elif owner != await access.session_role():
+            await access.act_as(role=owner)
         await q.use_schema(schema=schema)
         await q.create_migrations_table()
         done = {row["name"] for row in await q.applied_migrations()}

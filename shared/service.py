@@ -87,8 +87,10 @@ def create_app(
 
     async def startup() -> None:
         configure(settings.log_level)
-        await topology.declare_at(settings.amqp_url, names, declared)
         if settings.migrate_on_start:
+            # Migrating brings the broker's topology up to date too. A service running without
+            # (its own broker user has no configure rights) finds what `stoppoc migrate` declared.
+            await topology.declare_at(settings.amqp_url, names, declared)
             # Each service brings its own schema up to date (idempotent, under an advisory lock),
             # so `faststream run services.<name>.app:app` works on a fresh database too.
             await db.ensure_database(settings.database_url)

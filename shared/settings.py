@@ -1,14 +1,30 @@
 """Configuration from the environment (``STOPPOC_*``), with defaults that work on a
-machine running RabbitMQ and PostgreSQL locally."""
+machine running RabbitMQ and PostgreSQL locally.
 
+Any setting may instead be read from a file named by ``STOPPOC_<NAME>_FILE``, as Kubernetes and
+Docker mount secrets: ``STOPPOC_DATABASE_PASSWORD_FILE=/run/secrets/db-password``. Passwords go in
+``STOPPOC_AMQP_PASSWORD`` and ``STOPPOC_DATABASE_PASSWORD`` (or their ``_FILE``), so the URLs can
+live in plain configuration; they are put into the URLs here, and the URLs are never logged.
+"""
+
+import json
+import os
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+
+from stoppoc.contract.errors import redact
+
+ENV_PREFIX = "STOPPOC_"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STOPPOC_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/stoppoc"
@@ -41,6 +57,80 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
 
     log_level: str = "INFO"
+
+    # Secrets, each also from a file (`STOPPOC_AMQP_PASSWORD_FILE`, …): when set, the password
+    # in the URL above is replaced by it.
+    amqp_password: SecretStr | None = None
+    database_password: SecretStr | None = None
+    # The largest credit one `payment.wallet.credit` may bring (VND); a larger one is refused with
+    # `wallet.credit_rejected` (`amount_over_ceiling`). Refunds are never refused.
+    max_credit: int = Field(default=1_000_000_000, gt=0)
+
+    @model_validator(mode="after")
+    def _passwords_into_urls(self) -> "Settings":
+        if self.amqp_password is not None:
+            self.amqp_url = with_password(self.amqp_url, self.amqp_password.get_secret_value())
+        if self.database_password is not None:
+            self.database_url = with_password(self.database_url, self.database_password.get_secret_value())
+        return self
+
+    def __repr_args__(self) -> Any:
+        # A settings object printed or logged shows no password.
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if name in ("amqp_url", "database_url") else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, FileSettingsSource(settings_cls)
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` in place of the one it has (if any)."""
+    parts = urlsplit(url)
+    if not parts.username:
+        raise ValueError(f"a password is set for {redact(url)}, which names no user")
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{quote(parts.username, safe='')}:{quote(password, safe='')}@{host}"))
+
+
+class FileSettingsSource(PydanticBaseSettingsSource):
+    """``STOPPOC_<NAME>_FILE=path``: the setting is the file's content, less its final newline.
+    Setting both ``STOPPOC_<NAME>`` and its ``_FILE`` is an error, as is a file that cannot be read."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        variable = f"{ENV_PREFIX}{field_name.upper()}"
+        path = os.environ.get(f"{variable}_FILE")
+        if path is None:
+            return None, field_name, False
+        if variable in os.environ:
+            raise SettingsError(f"{variable} and {variable}_FILE are both set: give one of them")
+        try:
+            text = Path(path).read_text().removesuffix("\n").removesuffix("\r")
+        except OSError as error:
+            raise SettingsError(f"{variable}_FILE: cannot read {path}: {error.strerror}") from None
+        return text, field_name, self.field_is_complex(field)
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, _, is_complex = self.get_field_value(field, name)
+            if value is not None:
+                values[name] = _decoded(name, value) if is_complex else value
+        return values
+
+
+def _decoded(name: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise SettingsError(f"{ENV_PREFIX}{name.upper()}_FILE does not hold JSON: {error}") from None
 
 
 @lru_cache

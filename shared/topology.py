@@ -17,7 +17,8 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, ExchangeType
 
 from stoppoc.contract import COMMANDS, EVENTS
-from stoppoc.contract.errors import unreachable
+from stoppoc.contract.envelope import Envelope
+from stoppoc.contract.errors import Misrouted, unreachable
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,20 @@ class QueueBindings:
 
     def items(self) -> Iterable[tuple[str, tuple[str, ...]]]:
         return (("commands", self.commands), ("events", self.events))
+
+
+def check_route(envelope: Envelope, exchange: str | None, routing_key: str | None, names: Names) -> None:
+    """A message is handled only as what it was published as. The broker checks each user's
+    right to publish a routing key (on the topic exchanges); a body whose type says otherwise, or
+    one put into a queue by its name through the default exchange, would get round that check."""
+    expected_exchange = (
+        names.commands if envelope.routing_key in COMMANDS else names.events if envelope.routing_key in EVENTS else None
+    )
+    if routing_key != envelope.routing_key or (expected_exchange and exchange != expected_exchange):
+        raise Misrouted(
+            f"type {envelope.type} arrived from exchange {exchange!r} with routing key {routing_key!r}; "
+            f"it is published to {expected_exchange or 'its exchange'} as {envelope.routing_key}"
+        )
 
 
 Topology = Mapping[str, QueueBindings]  # service name -> its queue's bindings

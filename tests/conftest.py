@@ -115,3 +115,17 @@ def stoppable_postgres():
             yield running
     except LookupError as reason:
         pytest.skip(str(reason))
+
+
+@pytest.fixture
+async def broker_users(amqp_url, names):
+    """The namespace's broker users, one per service and client, on the shared broker; deleted
+    after the test (tests/broker_users.py)."""
+    from tests.broker_users import NoRabbitmqctl
+    from tests.broker_users import broker_users as users_of
+
+    try:
+        async with users_of(amqp_url, names) as users:
+            yield users
+    except NoRabbitmqctl as reason:
+        pytest.skip(str(reason))

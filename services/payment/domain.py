@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 REFUND_PREFIX = "refund:"
+OVER_CEILING = "amount_over_ceiling"  # the reason of a refused credit
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,14 @@ def credit(balance: int, amount: int) -> int:
 def credit_kind(reference: str) -> str:
     """Inventory gives back the line of a paid resource that vanished as ``refund:<payment>:<resource>``."""
     return "refund" if reference.startswith(REFUND_PREFIX) else "credit"
+
+
+def credit_refusal(reference: str, amount: int, ceiling: int) -> str | None:
+    """Why a credit is refused (a sentence), or None. One above the ceiling is a typo or worse;
+    a refund gives back what was paid and is never refused."""
+    if amount > ceiling and credit_kind(reference) != "refund":
+        return f"a credit of {amount} VND is above the ceiling of {ceiling} VND (STOPPOC_MAX_CREDIT)"
+    return None
 
 
 def refunded_payment_id(reference: str) -> str | None:

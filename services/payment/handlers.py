@@ -2,7 +2,7 @@
 cover wait for a top-up, takes wallet credits and refunds, and tells a quote what the wallet holds."""
 
 from stoppoc.contract.commands import WalletCredit
-from stoppoc.contract.events import OrderCreated, WalletCredited
+from stoppoc.contract.events import OrderCreated, WalletCredited, WalletCreditRejected
 from stoppoc.contract.replies import QuoteFund, StopPocQuoted
 from stoppoc.services.payment import domain, settlement
 from stoppoc.services.payment.settlement import INSUFFICIENT_FUNDS, Payment
@@ -19,6 +19,9 @@ def payment_id_for(order_id: str) -> str:
 
 @registry.on("payment.wallet.credit")
 async def credit_wallet(cmd: WalletCredit, uow: UnitOfWork) -> None:
+    if refusal := domain.credit_refusal(cmd.reference, cmd.amount, uow.settings.max_credit):
+        await uow.emit(WalletCreditRejected(**cmd.model_dump(), reason=domain.OVER_CEILING, detail=refusal))
+        return
     balance = await uow.q.lock_wallet(customer_id=cmd.customer_id)
     if await uow.q.ledger_entry_exists(reference=cmd.reference):
         return  # a retried credit with the same reference credits once

@@ -35,6 +35,8 @@ class ServiceProcesses:
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen] = {}
         self.exit_codes: dict[str, int] = {}
+        # Variables of one service's own (its broker user and password, say), by service.
+        self.service_environment: dict[str, dict[str, str]] = {}
 
     def environment(self) -> dict[str, str]:
         return {
@@ -69,7 +71,7 @@ class ServiceProcesses:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "stoppoc.cli", "run", service_of(name), "--no-migrate"],
-            env=self.environment(),
+            env={**self.environment(), **self.service_environment.get(service_of(name), {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -1,10 +1,42 @@
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-Id = str
+# Input limits, as a bank's API has them: whatever arrives beyond them is refused with its reason
+# (a dead letter `invalid_data` naming the field, or a rejection event), never stored.
+MAX_ID_LENGTH = 128
+MAX_REFERENCE_LENGTH = 256  # a credit's reference: `refund:<payment id>:<resource id>` must fit
+MAX_NAME_LENGTH = 256
+MAX_RESOURCE_IDS = 1000  # resource ids one request may name
+MAX_AMOUNT = 10**13  # VND in one amount a client sends: sums of many stay far inside BIGINT
+MAX_COUNT = 2**31 - 1  # counts and sizes are PostgreSQL integers
+# The largest message body the services take; the broker's `max_message_size` is set to the
+# same figure (deploy/rabbitmq/rabbitmq.conf, the Helm chart).
+MAX_MESSAGE_BYTES = 1024 * 1024
+
+
+def _visible_ascii(value: str) -> str:
+    """Ids and references are printable ASCII without spaces: nothing that looks like another
+    id on a screen or in a log line (a trailing space, a control character, a look-alike letter)."""
+    for position, character in enumerate(value):
+        if not "!" <= character <= "~":
+            raise ValueError(f"only printable ASCII characters without spaces: {character!r} at {position}")
+    return value
+
+
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("only printable characters")
+    return value
+
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_visible_ascii)]
+Reference = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_REFERENCE_LENGTH), AfterValidator(_visible_ascii)
+]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH), AfterValidator(_printable)]
 
 
 class Message(BaseModel):
@@ -48,6 +80,21 @@ class VolumeRole(StrEnum):
 def money(**kwargs: Any) -> Any:
     """A field of integer VND: strict, so that 1.5 or "100" never slips in."""
     return Field(strict=True, **kwargs)
+
+
+def amount(**kwargs: Any) -> Any:
+    """An amount a client sends: integer VND, at most ``MAX_AMOUNT``."""
+    return money(le=MAX_AMOUNT, **kwargs)
+
+
+def count(**kwargs: Any) -> Any:
+    """A count or size a client sends: it fits the integer column it is stored in."""
+    return Field(le=MAX_COUNT, **kwargs)
+
+
+def id_list(**kwargs: Any) -> Any:
+    """A list of resource ids a client sends: at most ``MAX_RESOURCE_IDS``."""
+    return Field(max_length=MAX_RESOURCE_IDS, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,31 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from stoppoc.contract.base import Billing, Id, Language, Message, ResourceKind, VolumeRole, money
+from stoppoc.contract.base import (
+    MAX_ID_LENGTH,
+    Billing,
+    Id,
+    Language,
+    Message,
+    Name,
+    Reference,
+    ResourceKind,
+    VolumeRole,
+    amount,
+    count,
+    id_list,
+)
 
 
 class ServerSpec(Message):
-    flavor: str = Field(min_length=1)
-    vcpu: int = Field(gt=0)
-    ram_gib: int = Field(gt=0)
+    flavor: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    vcpu: int = count(gt=0)
+    ram_gib: int = count(gt=0)
 
 
 class VolumeSpec(Message):
-    size_gib: int = Field(gt=0)
-    volume_type: str = Field(min_length=1)
+    size_gib: int = count(gt=0)
+    volume_type: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     role: VolumeRole
 
 
@@ -30,7 +43,7 @@ SPEC_BY_KIND: dict[ResourceKind, type[ServerSpec] | type[VolumeSpec]] = {
 class ClusterUpsert(Message):
     cluster_id: Id = Field(min_length=1)
     customer_id: Id = Field(min_length=1)
-    name: str = Field(min_length=1)
+    name: Name
     poc: bool
     poc_expires_at: datetime | None = None
 
@@ -43,7 +56,7 @@ class ResourceUpsert(Message):
     spec: dict[str, Any] = Field(default_factory=dict)
     # Added: a real server or volume the platform already sells, and its billing period.
     paid_until: datetime | None = None
-    usage_cycle_months: int | None = Field(default=None, gt=0)
+    usage_cycle_months: int | None = count(default=None, gt=0)
     auto_renew: bool | None = None
 
     @model_validator(mode="after")
@@ -61,22 +74,22 @@ class StopPocRequest(Message):
     request_id: Id = Field(min_length=1)
     customer_id: Id = Field(min_length=1)
     cluster_id: Id = Field(min_length=1)
-    usage_cycle_months: int = Field(gt=0)
+    usage_cycle_months: int = count(gt=0)
     auto_renew: bool
-    coupon_code: str | None = None
-    resource_ids: list[Id] | None = None
+    coupon_code: Id | None = None
+    resource_ids: list[Id] | None = id_list(default=None)
     # Added: the total the portal showed from its quote; round 1 is rejected (`price_changed`)
     # when its order's total differs.
-    expected_total: int | None = money(default=None, ge=0)
+    expected_total: int | None = amount(default=None, ge=0)
 
 
 class StopPocQuote(Message):
     customer_id: Id = Field(min_length=1)
     cluster_id: Id = Field(min_length=1)
-    usage_cycle_months: int = Field(gt=0)
-    coupon_code: str | None = None
+    usage_cycle_months: int = count(gt=0)
+    coupon_code: Id | None = None
     # Added: a quote of exactly what the customer will confirm.
-    resource_ids: list[Id] | None = None
+    resource_ids: list[Id] | None = id_list(default=None)
 
 
 class RenewalRequest(Message):
@@ -85,24 +98,25 @@ class RenewalRequest(Message):
     request_id: Id = Field(min_length=1)
     customer_id: Id = Field(min_length=1)
     cluster_id: Id = Field(min_length=1)
-    usage_cycle_months: int = Field(gt=0)
-    resource_ids: list[Id] | None = None  # default: every real server and volume of the cluster
+    usage_cycle_months: int = count(gt=0)
+    # default: every real server and volume of the cluster
+    resource_ids: list[Id] | None = id_list(default=None)
 
 
 class CouponUpsert(Message):
-    code: str = Field(min_length=1)
+    code: Id
     kind: str = Field(pattern="^(percent|fixed)$")
-    value: int = money(gt=0)
+    value: int = amount(gt=0)
     valid_from: datetime | None = None
     valid_until: datetime | None = None
-    max_redemptions: int | None = Field(default=None, ge=0)
-    per_customer_limit: int | None = Field(default=None, ge=0)
+    max_redemptions: int | None = count(default=None, ge=0)
+    per_customer_limit: int | None = count(default=None, ge=0)
 
 
 class WalletCredit(Message):
     customer_id: Id = Field(min_length=1)
-    amount: int = money(gt=0)
-    reference: str = Field(min_length=1)
+    amount: int = amount(gt=0)  # and at most STOPPOC_MAX_CREDIT, which payment checks
+    reference: Reference
 
 
 class ContactUpsert(Message):

@@ -34,6 +34,12 @@ class InvalidData(PermanentMessageError):
     code = "invalid_data"
 
 
+class Misrouted(PermanentMessageError):
+    """The message's type is not what it was published as: its exchange or routing key differ."""
+
+    code = "misrouted"
+
+
 class InvariantViolation(PermanentMessageError):
     """The message contradicts what this service knows to be true."""
 

@@ -1,18 +1,16 @@
 """Replies to requests (AMQP ``reply_to`` + ``correlation_id``), and the internal commands a
 quote passes through on its way: inventory → checkout → payment → the caller."""
 
-from pydantic import Field
-
-from stoppoc.contract.base import Id, Message, money
+from stoppoc.contract.base import Id, Message, count, id_list, money
 from stoppoc.contract.events import OrderLine, RequestedResource
 
 
 class QuoteTerms(Message):
     customer_id: Id
     cluster_id: Id
-    usage_cycle_months: int = Field(gt=0)
+    usage_cycle_months: int = count(gt=0)
     coupon_code: str | None = None
-    resource_ids: list[Id] | None = None  # added: the subset the customer will confirm
+    resource_ids: list[Id] | None = id_list(default=None)  # added: the subset the customer will confirm
 
 
 class QuotePrice(QuoteTerms):
