@@ -2,7 +2,7 @@
 
 import click
 
-from stoppoc.cli import asyncapi, catalog, clusters, coupons, demo, dlq, operate, orders, payments, wallet
+from stoppoc.cli import asyncapi, catalog, clusters, coupons, demo, dlq, operate, orders, payments, portal, wallet
 
 
 @click.group()
@@ -26,5 +26,7 @@ for command in (
     wallet.wallet,
     payments.payments,
     dlq.dlq,
+    portal.quote,
+    portal.request_stop,
 ):
     main.add_command(command)
