@@ -52,7 +52,8 @@ async def test_dead_letters_are_listed_with_why_and_replayed_once_their_cause_is
     assert by_id[stranded.id]["type"] == "stoppoc.payment.wallet.credit.v1"
     assert by_id[stranded.id]["original-exchange"] == names.commands
     assert by_id[stranded.id]["original-routing-key"] == "payment.wallet.credit"
-    assert by_id["poison-1"]["error"] == "invalid_envelope" and by_id["poison-1"]["body"] == "{not json"
+    assert by_id["poison-1"]["error"] == "invalid_envelope"
+    assert by_id["poison-1"]["body"] == {"size": 9, "readable": False, "problem": "not JSON", "prefix": "{not json"}
     assert by_id["poison-1"]["service"] == "payment" and by_id["poison-1"]["failed-at"]
     assert code == 0 and "redelivery_limit" in table and "invalid_envelope" in table
 
