@@ -2,7 +2,20 @@
 
 import click
 
-from stoppoc.cli import asyncapi, catalog, clusters, coupons, demo, dlq, operate, orders, payments, portal, wallet
+from stoppoc.cli import (
+    asyncapi,
+    catalog,
+    clusters,
+    conversions,
+    coupons,
+    demo,
+    dlq,
+    operate,
+    orders,
+    payments,
+    portal,
+    wallet,
+)
 
 
 @click.group()
@@ -28,5 +41,6 @@ for command in (
     dlq.dlq,
     portal.quote,
     portal.request_stop,
+    conversions.conversions,
 ):
     main.add_command(command)
