@@ -14,6 +14,7 @@ from stoppoc.cli import (
     orders,
     payments,
     portal,
+    status,
     wallet,
 )
 
@@ -42,5 +43,6 @@ for command in (
     portal.quote,
     portal.request_stop,
     conversions.conversions,
+    status.status,
 ):
     main.add_command(command)
