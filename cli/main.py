@@ -14,6 +14,8 @@ from stoppoc.cli import (
     orders,
     payments,
     portal,
+    reconcile,
+    settlements,
     status,
     wallet,
 )
@@ -44,5 +46,7 @@ for command in (
     portal.request_stop,
     conversions.conversions,
     status.status,
+    settlements.settlements,
+    reconcile.reconcile_command,
 ):
     main.add_command(command)
