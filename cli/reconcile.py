@@ -90,11 +90,11 @@ def reconcile(books: Books) -> tuple[dict[tuple[str, date], Day], list[Mismatch]
     debits = {m.reference.removeprefix("order:"): m for m in books.movements if m.kind == "debit"}
     for paid in books.settled:
         days[(paid.customer_id, paid.decided_at.date())].settled += paid.amount
-        order = orders.get(paid.order_id)
-        if order is None:
+        paid_order = orders.get(paid.order_id)
+        if paid_order is None:
             mismatch(paid.customer_id, paid.decided_at, "settlement_without_order", paid.payment_id, paid.order_id)
-        elif order.total != paid.amount:
-            detail = f"settled {paid.amount}, order total {order.total}"
+        elif paid_order.total != paid.amount:
+            detail = f"settled {paid.amount}, order total {paid_order.total}"
             mismatch(paid.customer_id, paid.decided_at, "settlement_differs_from_order", paid.payment_id, detail)
         if paid.lines_total != paid.amount:
             detail = f"lines add up to {paid.lines_total}, settled {paid.amount}"

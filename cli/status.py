@@ -86,7 +86,7 @@ def status(outbox_stale_after: float, as_json: bool) -> None:
         )
     needs = attention(queues, outboxes)
     if as_json:
-        dead = sum(q["messages"] or 0 for q in queues if q["dead_letters"])
+        dead = sum(d.messages or 0 for d in depths if d.name.endswith(".dlq"))
         echo_json({"queues": queues, "outboxes": outboxes, "dead_letters": dead, "attention": needs})
     else:
         show(queues, ["queue", "messages", "consumers"], as_json=False, title=f"queues in {names.namespace}")

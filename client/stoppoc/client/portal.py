@@ -88,8 +88,10 @@ class StopPocClient:
         if self._connection:
             await self._connection.close()
             self._connection = None
-        for future in [*self._replies.values(), *self._waits.values()]:
-            future.cancel()
+        for reply in self._replies.values():
+            reply.cancel()
+        for wait in self._waits.values():
+            wait.cancel()
 
     # Requests that answer at once.
 
@@ -186,7 +188,8 @@ class StopPocClient:
         self._waits[(awaited.id_field, key)] = wait
         try:
             await self._publish(self._envelope(command, correlationid=key))
-            return await self._await(wait, timeout, f"{key} did not end")
+            outcome: Outcome = await self._await(wait, timeout, f"{key} did not end")
+            return outcome
         finally:
             self._waits.pop((awaited.id_field, key), None)
 
