@@ -100,7 +100,7 @@ async def _tail(amqp_url: str, names: Names, queue_name: str, from_now: bool, li
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             nonlocal printed
-            if stop.is_set():
+            if stop.is_set() or (limit is not None and printed >= limit):
                 await message.nack(requeue=True)  # past the limit: left for the next run
                 return
             try:
@@ -113,9 +113,9 @@ async def _tail(amqp_url: str, names: Names, queue_name: str, from_now: bool, li
                 sys.stdout.write(json.dumps(envelope.model_dump(mode="json", exclude_none=True)) + "\n")
                 sys.stdout.flush()
                 printed += 1
-            await message.ack()
             if limit is not None and printed >= limit:
                 stop.set()
+            await message.ack()
 
         tag = await queue.consume(on_message)
         await stop.wait()
