@@ -1,11 +1,13 @@
 """Durations and moments on the command line: ``--older-than 30m``, ``--since 2026-11-01``."""
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
+T = TypeVar("T")
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -30,28 +32,27 @@ def parse_moment(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class Duration(click.ParamType[timedelta]):
-    name = "duration"
+class Parsed(click.ParamType[T]):
+    """An option's value read by ``parse``; a ValueError is a usage error saying what is expected."""
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
-        if isinstance(value, timedelta):
+    def __init__(self, name: str, parse: Callable[[str], T], kind: type[T]) -> None:
+        self.name, self._parse, self._kind = name, parse, kind
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> T:
+        if isinstance(value, self._kind):
             return value
         try:
-            return parse_duration(str(value))
+            return self._parse(str(value))
         except ValueError as error:
             self.fail(str(error), param, ctx)
 
 
-class Moment(click.ParamType[datetime]):
-    name = "time"
+def Duration() -> Parsed[timedelta]:
+    return Parsed("duration", parse_duration, timedelta)
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_moment(str(value))
-        except ValueError as error:
-            self.fail(str(error), param, ctx)
+
+def Moment() -> Parsed[datetime]:
+    return Parsed("time", parse_moment, datetime)
 
 
 def window_options(fn: Any) -> Any:
