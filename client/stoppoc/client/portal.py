@@ -81,7 +81,10 @@ class StopPocClient:
                     f"there is no exchange {exchange} at the broker: is the namespace right, and stoppoc set up"
                     " (stoppoc migrate)?"
                 ) from error
-        self._queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
+        # Named in the namespace like every queue of the environment (broker permissions may
+        # require it); re-declared under the same name if the connection is restored.
+        reply_queue = f"{self.namespace}.client.{uuid.uuid4().hex}"
+        self._queue = await self._channel.declare_queue(reply_queue, exclusive=True, auto_delete=True)
         await self._queue.consume(self._on_message, no_ack=True)
 
     async def close(self) -> None:
