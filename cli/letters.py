@@ -17,6 +17,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from stoppoc.shared.dead_letters import verdict
 
 READABLE_BYTES = 1024 * 1024  # a larger body is shown as unreadable (size and prefix), never parsed
+READABLE_DEPTH = 200  # deeper JSON is unreadable too: printing it would recurse past Python's limit
 PREFIX_BYTES = 80
 
 
@@ -59,7 +60,21 @@ def read_body(body: bytes) -> Body:
         return Body(len(body), prefix, "JSON nested too deep")
     except ValueError:
         return Body(len(body), prefix, "not JSON")
+    if _depth(parsed) > READABLE_DEPTH:
+        return Body(len(body), prefix, "JSON nested too deep")
     return Body(len(body), prefix, None, parsed)
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _plain(value: Any) -> Any:

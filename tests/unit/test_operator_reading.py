@@ -39,9 +39,10 @@ def test_a_cloudevent_is_readable_and_its_type_known():
         (b"{not json", "not JSON"),
         (b"\xff\xfe\x00 binary", "not UTF-8"),
         (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deep"),
+        (b"[" * 900 + b"]" * 900, "JSON nested too deep"),  # parses, but would not print
         (b'{"data": "' + b"x" * (READABLE_BYTES + 1) + b'"}', f"larger than {READABLE_BYTES:,} bytes"),
     ],
-    ids=["not-json", "not-utf8", "nested-100000-deep", "megabytes"],
+    ids=["not-json", "not-utf8", "nested-100000-deep", "nested-900-deep", "megabytes"],
 )
 def test_an_unreadable_body_is_described_by_its_problem_size_and_prefix(body, problem):
     read = read_body(body)
