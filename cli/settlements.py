@@ -13,8 +13,9 @@ from typing import Any
 import aio_pika
 import click
 from aio_pika.abc import AbstractIncomingMessage
+from aiormq.exceptions import AMQPError
 
-from stoppoc.cli.database import read, run_async
+from stoppoc.cli.database import fail, read, run_async
 from stoppoc.cli.dead_letter_queues import connected
 from stoppoc.cli.letters import read_body
 from stoppoc.cli.timing import check_window, window_options
@@ -78,7 +79,10 @@ def tail(queue_name: str, from_now: bool, limit: int | None) -> None:
     """
     settings = get_settings()
     names = Names(settings.namespace)
-    run_async(_tail(settings.amqp_url, names, feed_queue_name(names, queue_name), from_now, limit))
+    try:
+        run_async(_tail(settings.amqp_url, names, feed_queue_name(names, queue_name), from_now, limit))
+    except AMQPError as error:  # the broker refused the queue: a name it will not take, other arguments
+        fail(f"cannot tail {feed_queue_name(names, queue_name)}: {error}")
 
 
 async def _tail(amqp_url: str, names: Names, queue_name: str, from_now: bool, limit: int | None) -> None:
