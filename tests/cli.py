@@ -40,5 +40,10 @@ async def stoppoc(settings, *args: str, stdin: bytes = b"", timeout: float = 60.
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
+    except BaseException:  # timed out or cancelled: the command must not outlive the test
+        process.kill()
+        await process.wait()
+        raise
     return Ran(process.returncode, out.decode(), err.decode())
