@@ -53,6 +53,7 @@ async def test_the_tail_queue_gets_every_settlement_and_refund_as_export_reports
         first = await first_tail  # it stopped after two events; the others wait in its queue
         second = await stoppoc(settings, "settlements", "tail", "--queue", queue, "--limit", "1")
     finally:
+        first_tail.cancel()  # if the test failed before it ended: the command is killed
         await delete_queue(settings, queue)
     until = datetime.now(UTC) + timedelta(seconds=1)
     window = ("--since", since.isoformat(), "--until", until.isoformat())

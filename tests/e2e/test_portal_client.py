@@ -87,7 +87,11 @@ async def test_a_portal_quotes_and_stops_a_cluster_with_the_client_alone(client_
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await asyncio.wait_for(process.communicate(), 180)
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), 180)
+        finally:
+            if process.returncode is None:
+                process.kill()
 
     assert process.returncode == 0, err.decode()
     said = json.loads(out)
