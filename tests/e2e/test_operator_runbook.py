@@ -35,6 +35,10 @@ async def test_a_stuck_conversion_is_found_read_replayed_and_charged_once(servic
     [found] = [row for row in stuck.json() if row["request_id"] == request["request_id"]]
     assert found["waiting_on"] == f"payment: order {order.data['order_id']} not taken (order.created)"
     [letter_id] = found["dead_letter_ids"]["payment"]
+    in_progress = await stoppoc(
+        settings, "conversions", "list", "--customer", cluster.customer_id, "--state", "in_progress", "--json"
+    )
+    assert [c["request_id"] for c in in_progress.json()] == [request["request_id"]]
     overview = {row["queue"]: row for row in (await stoppoc(settings, "dlq", "list", "--json")).json()}
     assert overview[names.dead_letter_queue("payment")]["by_reason"] == {"handler_error": 1}
     assert overview[names.dead_letter_queue("inventory")]["by_reason"] == {"invalid_envelope": 1}
@@ -70,6 +74,10 @@ async def test_a_stuck_conversion_is_found_read_replayed_and_charged_once(servic
     )
     assert [row["amount"] for row in debits] == [-order.data["total"]]
     assert len(client.seen("payment.settled", lambda d: d["order_id"] == order.data["order_id"])) == 1
+    still = await stoppoc(
+        settings, "conversions", "list", "--customer", cluster.customer_id, "--state", "in_progress", "--json"
+    )
+    assert still.code == 0 and still.json() == []
     ended = await stoppoc(settings, "conversions", "show", request["request_id"], "--json")
     assert ended.json()["conversion"]["status"] == "stopped"
     assert [p["status"] for p in ended.json()["payments"]] == ["settled"] and ended.json()["dead_letters"] == {}
