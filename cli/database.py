@@ -21,8 +21,9 @@ from stoppoc.shared.settings import get_settings
 
 T = TypeVar("T")
 
-# Exit codes, the same for every command (docs/operations.md).
-OK, NEGATIVE, USAGE, UNREACHABLE = 0, 1, 2, 3
+# Exit codes, the same for every command (docs/operations.md). TIMEOUT: a command that awaits an
+# answer (`request-stop --wait`, `quote`) got none in time; what it sent may still be handled.
+OK, NEGATIVE, USAGE, UNREACHABLE, TIMEOUT = 0, 1, 2, 3, 4
 
 
 def fail(message: str, code: int = NEGATIVE) -> NoReturn:

@@ -1,180 +1,35 @@
-"""``stoppoc dlq``: what each service's dead-letter queue holds, and replaying it.
+"""``stoppoc dlq``: what the services' dead-letter queues hold; showing, replaying, purging it.
 
-For operators replaying dead-lettered conversions: ``list`` reads ``NS.SERVICE.dlq`` without
-consuming it for good (every message read is handed back when the channel closes), and
-``replay`` publishes messages again to the exchange and routing key they were first published
-to, with publisher confirms, and only then removes them from the dead-letter queue. A replay
-of a message that was handled already changes nothing: the services' inboxes drop it.
+For operators replaying dead-lettered conversions. Every command survives whatever bytes a queue
+holds: a body that is not UTF-8, not JSON, nested too deep or too large is shown as unreadable
+with its size and a prefix (``stoppoc.cli.letters``), and the rest of the queue is handled as
+usual. A replay of a message that was handled already changes nothing: the inboxes drop it.
 """
 
-import json
-from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-import aio_pika
 import click
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
-from aiormq.exceptions import ChannelNotFoundEntity
 
 from stoppoc.cli.database import fail, run_async
-from stoppoc.cli.output import json_option, show
+from stoppoc.cli.dead_letter_queues import Replayed, peek, peek_all, purge, replay
+from stoppoc.cli.letters import DeadLetter, age
+from stoppoc.cli.output import echo_json, json_option, show
 from stoppoc.contract.envelope import utc_now
-from stoppoc.contract.errors import unreachable
 from stoppoc.services.registry import SERVICES
-from stoppoc.shared.dead_letters import REPLAYED_AT, verdict, without_verdict
 from stoppoc.shared.settings import get_settings
 from stoppoc.shared.topology import Names
 
+__all__ = ["DeadLetter", "peek"]  # the tests read dead letters through these
+
 T = TypeVar("T")
 
-
-@dataclass(frozen=True)
-class DeadLetter:
-    message_id: str | None
-    type: str | None
-    headers: dict[str, Any]  # the x-stoppoc-* headers, without their prefix
-    body: bytes
-
-    @classmethod
-    def of(cls, message: AbstractIncomingMessage) -> "DeadLetter":
-        headers = {key: _plain(value) for key, value in verdict(dict(message.headers or {})).items()}
-        return cls(message.message_id, _type_of(message.body), headers, message.body)
-
-    def row(self) -> dict[str, Any]:
-        return {
-            "message_id": self.message_id,
-            "type": self.type,
-            **self.headers,
-            "body": self.body.decode(errors="replace"),
-        }
+LIST_COLUMNS = ["id", "type", "error", "attempts", "age", "original-routing-key", "detail"]
+QUEUE_COLUMNS = ["queue", "messages", "oldest", "reasons"]
 
 
-def _plain(value: Any) -> Any:
-    return value.decode(errors="replace") if isinstance(value, bytes) else value
-
-
-def _type_of(body: bytes) -> str | None:
-    try:
-        envelope = json.loads(body)
-    except ValueError:
-        return None
-    return envelope.get("type") if isinstance(envelope, dict) else None
-
-
-async def _connect(amqp_url: str) -> aio_pika.abc.AbstractConnection:
-    try:
-        return await aio_pika.connect(amqp_url)
-    except OSError as error:
-        raise unreachable("RabbitMQ", amqp_url, error) from error
-
-
-async def _dead_letter_queue(channel: AbstractChannel, names: Names, service: str) -> AbstractQueue:
-    name = names.dead_letter_queue(service)
-    try:
-        return await channel.declare_queue(name, passive=True)
-    except ChannelNotFoundEntity as error:
-        raise LookupError(f"there is no queue {name} (is STOPPOC_NAMESPACE right?)") from error
-
-
-async def _present(queue: AbstractQueue) -> AsyncIterator[AbstractIncomingMessage]:
-    """The messages in the queue when this began, unacknowledged: a message dead-lettered
-    again meanwhile (a replayed one that still fails) joins the back and is not taken twice."""
-    for _ in range(queue.declaration_result.message_count or 0):
-        message = await queue.get(no_ack=False, fail=False)
-        if message is None:
-            return
-        yield message
-
-
-async def peek(amqp_url: str, names: Names, service: str) -> list[DeadLetter]:
-    """Every message in the service's dead-letter queue, left where it is."""
-    connection = await _connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        queue = await _dead_letter_queue(channel, names, service)
-        # Unacknowledged gets are not delivered twice on one channel; closing it hands them back.
-        return [DeadLetter.of(message) async for message in _present(queue)]
-
-
-async def replay(amqp_url: str, names: Names, service: str, message_ids: set[str] | None) -> list[DeadLetter]:
-    """Publish again the dead letters with these ids (all with None) and remove them from the
-    dead-letter queue once the broker confirmed them. Those replayed."""
-    connection = await _connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        queue = await _dead_letter_queue(channel, names, service)
-        replayed = []
-        async for message in _present(queue):
-            letter = DeadLetter.of(message)
-            if message_ids is not None and letter.message_id not in message_ids:
-                continue  # handed back when the channel closes
-            await _publish_again(channel, message, letter)
-            await message.ack()
-            replayed.append(letter)
-    return replayed
-
-
-async def _publish_again(channel: AbstractChannel, message: AbstractIncomingMessage, letter: DeadLetter) -> None:
-    exchange_name = letter.headers.get("original-exchange") or ""
-    exchange = await channel.get_exchange(exchange_name) if exchange_name else channel.default_exchange
-    # The old verdict goes; the replay is stamped, which gives it a fresh redelivery count.
-    headers = without_verdict(dict(message.headers or {}))
-    headers[REPLAYED_AT] = utc_now().isoformat()
-    await exchange.publish(
-        aio_pika.Message(
-            message.body,
-            headers=headers,
-            content_type=message.content_type,
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            reply_to=message.reply_to,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        ),
-        routing_key=letter.headers.get("original-routing-key") or "",
-        mandatory=True,  # a message no queue takes is returned (and raises), never dropped
-    )
-
-
-@click.group()
-def dlq() -> None:
-    """Dead-lettered messages of a service: list them, replay them once their cause is fixed."""
-
-
-service_argument = click.argument("service", type=click.Choice(SERVICES))
-LIST_COLUMNS = ["message_id", "type", "error", "attempts", "failed-at", "original-routing-key", "detail"]
-
-
-@dlq.command("list")
-@service_argument
-@json_option
-def list_dead_letters(service: str, as_json: bool) -> None:
-    """The messages in NS.SERVICE.dlq with why they are there; they stay in the queue."""
-    settings = get_settings()
-    letters = _run(peek(settings.amqp_url, Names(settings.namespace), service))
-    rows = [letter.row() for letter in letters]
-    if not as_json:
-        rows = [{k: v for k, v in row.items() if k != "body"} for row in rows]
-    show(rows, LIST_COLUMNS, as_json=as_json, title=f"{settings.namespace}.{service}.dlq: {len(rows)} dead letters")
-
-
-@dlq.command("replay")
-@service_argument
-@click.option("--id", "message_ids", multiple=True, help="The message id to replay (repeatable).")
-@click.option("--all", "replay_all", is_flag=True, help="Replay every message in the dead-letter queue.")
-def replay_dead_letters(service: str, message_ids: tuple[str, ...], replay_all: bool) -> None:
-    """Publish dead letters again to their original exchange and routing key, then remove them."""
-    if bool(message_ids) == replay_all:
-        raise click.UsageError("give --id MESSAGE_ID (one or more) or --all")
-    settings = get_settings()
-    wanted = None if replay_all else set(message_ids)
-    replayed = _run(replay(settings.amqp_url, Names(settings.namespace), service, wanted))
-    for letter in replayed:
-        click.echo(f"replayed {letter.message_id} ({letter.type}) to {letter.headers.get('original-routing-key')}")
-    missing = sorted((wanted or set()) - {letter.message_id for letter in replayed})
-    if missing:
-        fail(f"not in {settings.namespace}.{service}.dlq: {', '.join(missing)}")
-    click.echo(f"{len(replayed)} replayed")
+def _names() -> Names:
+    return Names(get_settings().namespace)
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -182,3 +37,153 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         return run_async(coro)
     except LookupError as error:
         fail(str(error))
+
+
+@click.group()
+def dlq() -> None:
+    """Dead-lettered messages: list and show them, replay them once their cause is fixed, purge them."""
+
+
+service_argument = click.argument("service", type=click.Choice(SERVICES))
+ids_option = click.option("--id", "ids", multiple=True, help="A message id, as `dlq list` shows it (repeatable).")
+all_option = click.option("--all", "everything", is_flag=True, help="Every message in the dead-letter queue.")
+
+
+@dlq.command("list")
+@click.argument("service", type=click.Choice(SERVICES), required=False)
+@json_option
+def list_dead_letters(service: str | None, as_json: bool) -> None:
+    """Without SERVICE: every dead-letter queue with its count, oldest and reasons. With it: each
+    message's id, error, attempts and age. Nothing is taken off the queues."""
+    now = utc_now()
+    names = _names()
+    if service is None:
+        found = _run(peek_all(get_settings().amqp_url, names, SERVICES))
+        rows = [_queue_row(names.dead_letter_queue(s), letters, now) for s, letters in found.items()]
+        show(rows, QUEUE_COLUMNS, as_json=as_json, title=f"dead letters in {names.namespace}")
+        return
+    letters = _run(peek(get_settings().amqp_url, names, service))
+    rows = [letter.row(now) for letter in letters]
+    if as_json:
+        echo_json(rows)
+        return
+    table = [
+        {**row, "age": age(row["age_seconds"]), "detail": letter.body.describe() or row.get("detail")}
+        for row, letter in zip(rows, letters, strict=True)
+    ]
+    show(table, LIST_COLUMNS, as_json=False, title=f"{names.dead_letter_queue(service)}: {len(rows)} dead letters")
+
+
+def _queue_row(queue: str, letters: list[DeadLetter] | None, now: Any) -> dict[str, Any]:
+    if letters is None:
+        return {"queue": queue, "messages": None, "oldest": None, "reasons": "no such queue"}
+    ages = [a for a in (letter.age_seconds(now) for letter in letters) if a is not None]
+    reasons: dict[str, int] = {}
+    for letter in letters:
+        reasons[letter.error] = reasons.get(letter.error, 0) + 1
+    return {
+        "queue": queue,
+        "messages": len(letters),
+        "oldest": age(max(ages)) if ages else None,
+        "oldest_seconds": max(ages) if ages else None,
+        "reasons": ", ".join(f"{error} {count}" for error, count in sorted(reasons.items())),
+        "by_reason": reasons,
+    }
+
+
+@dlq.command("show")
+@service_argument
+@click.argument("message_id")
+@json_option
+def show_dead_letter(service: str, message_id: str, as_json: bool) -> None:
+    """One dead letter: its error, attempts, headers and body (described when unreadable)."""
+    letters = [x for x in _run(peek(get_settings().amqp_url, _names(), service)) if x.id == message_id]
+    if not letters:
+        fail(f"no message {message_id!r} in {_names().dead_letter_queue(service)}")
+    detail = letters[0].detail(utc_now())
+    if as_json:
+        echo_json(detail)
+        return
+    body = detail.pop("body")
+    for key in ("id", "type", "error", "attempts", "detail", "service", "failed-at", "age_seconds"):
+        click.echo(f"{key:>22}: {detail.get(key)}")
+    click.echo(f"{'original':>22}: {detail.get('original-exchange')} {detail.get('original-routing-key')}")
+    click.echo(f"{'headers':>22}: {detail['headers']}")
+    click.echo(f"{'properties':>22}: {detail['properties']}")
+    if letters[0].body.readable:
+        click.echo(f"body ({body['size']:,} bytes):")
+        echo_json(body["json"])
+    else:
+        click.echo(f"body: {letters[0].body.describe()}")
+    if len(letters) > 1:
+        click.echo(f"({len(letters)} copies of this message are in the queue)")
+
+
+@dlq.command("replay")
+@service_argument
+@ids_option
+@click.option("--reason", help="Every message dead-lettered with this error code (e.g. retries_exhausted).")
+@all_option
+@click.option("--dry-run", is_flag=True, help="Only say what would be replayed; change nothing.")
+def replay_dead_letters(
+    service: str, ids: tuple[str, ...], reason: str | None, everything: bool, dry_run: bool
+) -> None:
+    """Publish dead letters again to their original exchange and routing key, then remove them.
+
+    Exit 1 when an --id is not in the queue or a message could not be replayed (it stays there).
+    """
+    if sum((bool(ids), everything, reason is not None)) != 1:
+        raise click.UsageError("give one of --id ID (one or more), --reason CODE or --all")
+    wanted = set(ids)
+
+    def chosen(letter: DeadLetter) -> bool:
+        return everything or letter.id in wanted or letter.error == reason
+
+    done: list[Replayed] = _run(replay(get_settings().amqp_url, _names(), service, chosen, dry_run=dry_run))
+    verb = "would replay" if dry_run else "replayed"
+    for item in done:
+        letter = item.letter
+        where = letter.headers.get("original-routing-key")
+        if item.error:
+            click.echo(f"not replayed {letter.id} ({letter.type}): {item.error}")
+        else:
+            click.echo(f"{verb} {letter.id} ({letter.type or letter.body.describe()}) to {where}")
+    failed = [item for item in done if item.error]
+    click.echo(f"{len(done) - len(failed)} {verb}" + (f", {len(failed)} not" if failed else ""))
+    missing = sorted(wanted - {item.letter.id for item in done})
+    if missing:
+        fail(f"not in {_names().dead_letter_queue(service)}: {', '.join(missing)}")
+    if failed:
+        fail(f"{len(failed)} could not be replayed and stay in {_names().dead_letter_queue(service)}")
+
+
+@dlq.command("purge")
+@service_argument
+@ids_option
+@all_option
+@click.option("--yes", is_flag=True, help="Do not ask.")
+def purge_dead_letters(service: str, ids: tuple[str, ...], everything: bool, yes: bool) -> None:
+    """Remove dead letters for good (after reading them with `dlq show`). Asks first unless --yes."""
+    if bool(ids) == everything:
+        raise click.UsageError("give --id ID (one or more) or --all")
+    wanted = set(ids)
+
+    def chosen(letter: DeadLetter) -> bool:
+        return everything or letter.id in wanted
+
+    queue = _names().dead_letter_queue(service)
+    present = [x for x in _run(peek(get_settings().amqp_url, _names(), service)) if chosen(x)]
+    missing = sorted(wanted - {letter.id for letter in present})
+    if missing:
+        fail(f"not in {queue}: {', '.join(missing)}")
+    if not present:
+        click.echo(f"{queue} is empty")
+        return
+    if not yes:
+        click.confirm(f"Remove {len(present)} dead letters from {queue} for good?", abort=True)
+    # Only those seen and agreed to: a message dead-lettered since is left for another look.
+    agreed = {letter.id for letter in present}
+    removed = _run(purge(get_settings().amqp_url, _names(), service, lambda letter: letter.id in agreed))
+    for letter in removed:
+        click.echo(f"purged {letter.id} ({letter.type or letter.body.describe()}, {letter.error})")
+    click.echo(f"{len(removed)} purged")

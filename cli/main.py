@@ -4,7 +4,24 @@ import click
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from stoppoc.cli import access, asyncapi, catalog, clusters, coupons, demo, dlq, operate, orders, payments, wallet
+from stoppoc.cli import (
+    access,
+    asyncapi,
+    catalog,
+    clusters,
+    conversions,
+    coupons,
+    demo,
+    dlq,
+    operate,
+    orders,
+    payments,
+    portal,
+    reconcile,
+    settlements,
+    status,
+    wallet,
+)
 from stoppoc.cli.database import USAGE, fail
 from stoppoc.shared.settings import get_settings
 
@@ -14,7 +31,8 @@ def main() -> None:
     """stoppoc: converts POC (free trial) clusters into paid ones.
 
     Configured from the environment: STOPPOC_AMQP_URL, STOPPOC_DATABASE_URL, STOPPOC_NAMESPACE.
-    Exit codes: 0 ok, 1 a negative answer, 2 a usage error, 3 the broker or database unreachable.
+    Exit codes: 0 ok, 1 a negative answer, 2 a usage error, 3 the broker or database unreachable,
+    4 no answer in time.
     """
     try:
         get_settings()  # a setting that cannot be read is a usage error, said once and clearly
@@ -35,5 +53,11 @@ for command in (
     payments.payments,
     dlq.dlq,
     access.access,
+    portal.quote,
+    portal.request_stop,
+    conversions.conversions,
+    status.status,
+    settlements.settlements,
+    reconcile.reconcile_command,
 ):
     main.add_command(command)

@@ -5,7 +5,9 @@ from typing import Any
 import click
 
 from stoppoc.cli.database import fail, read
-from stoppoc.cli.output import json_option, show, show_with_rows
+from stoppoc.cli.output import echo_json, json_option, show, show_with_rows
+from stoppoc.cli.sending import command, with_client
+from stoppoc.contract.commands import WalletCredit
 from stoppoc.services.payment.queries import QUERIES as PAYMENT
 from stoppoc.shared.queries import BoundQueries
 
@@ -49,3 +51,22 @@ def list_wallets(as_json: bool) -> None:
         return await payment.list_wallets()
 
     show(read(query, payment=PAYMENT), ["customer_id", "balance", "awaiting_orders", "updated_at"], as_json=as_json)
+
+
+@wallet.command("credit")
+@click.argument("customer_id")
+@click.argument("amount", type=int)
+@click.option("--reference", required=True, help="Unique per credit: the same reference again credits once.")
+@json_option
+def credit_wallet(customer_id: str, amount: int, reference: str, as_json: bool) -> None:
+    """Credit AMOUNT VND to the wallet of CUSTOMER_ID (payment.wallet.credit).
+
+    Payment applies it once per reference: a reference used for another customer or amount is
+    refused (wallet.credit_rejected). `stoppoc wallet show CUSTOMER_ID` shows the result.
+    """
+    credit = command(WalletCredit, customer_id=customer_id, amount=amount, reference=reference)
+    sent = with_client(lambda client: client.credit_wallet(credit))
+    if as_json:
+        echo_json({"message_id": sent.id, **credit.model_dump()})
+    else:
+        click.echo(f"sent a credit of {amount:,} VND to {customer_id} (reference {reference})")

@@ -2,6 +2,7 @@
 every service runs on its own schema, and the rows they return."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from stoppoc.shared import queries
 
@@ -21,4 +22,14 @@ class Redelivery:
     handled: bool  # the message's id is in the inbox: its effects are committed
 
 
-QUERIES = queries.load("stoppoc.shared", "messaging.sql", rows={"OutboxRow": OutboxRow, "Redelivery": Redelivery})
+@dataclass(frozen=True)
+class OutboxBacklog:
+    unpublished: int
+    oldest: datetime | None
+
+
+QUERIES = queries.load(
+    "stoppoc.shared",
+    "messaging.sql",
+    rows={"OutboxRow": OutboxRow, "Redelivery": Redelivery, "OutboxBacklog": OutboxBacklog},
+)

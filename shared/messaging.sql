@@ -58,3 +58,8 @@ INSERT INTO schema_migrations (name) VALUES (:name);
 
 -- name: create_database!
 CREATE DATABASE :"database";
+
+-- name: outbox_backlog^
+-- record_class: OutboxBacklog
+-- For operators (`stoppoc status`): rows not yet published, and when the oldest was written.
+SELECT count(*) AS unpublished, min(created_at) AS oldest FROM outbox WHERE published_at IS NULL;

@@ -57,6 +57,10 @@ class ServiceApp(FastStream):
     runtime: Runtime
 
 
+def _raw_body(message: RabbitMessageContext) -> bytes:
+    return message.body
+
+
 def create_app(
     definition: ServiceDefinition, settings: Settings, declared: topology.Topology | None = None
 ) -> ServiceApp:
@@ -80,6 +84,10 @@ def create_app(
 
     broker.subscriber(
         RabbitQueue(names.queue(definition.name), declare=False),
+        # The consumer reads the body itself. FastStream's own decoding parses a body without a
+        # content type as JSON, and one nested 100,000 deep raised RecursionError there: the message
+        # stayed unacknowledged in its prefetch slot, neither handled nor dead-lettered.
+        decoder=_raw_body,
         channel=Channel(prefetch_count=settings.prefetch),
         ack_policy=AckPolicy.MANUAL,
         no_reply=True,  # replies to requests are sent by the consumer itself

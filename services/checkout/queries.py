@@ -55,5 +55,25 @@ class Redemption:
     settled_at: datetime | None
 
 
+# Operators' and analysts' views.
+
+
+@dataclass(frozen=True)
+class RejectionRow:
+    request_id: str
+    round: int
+    reason: str
+    detail: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OrderTotal:
+    order_id: str
+    customer_id: str
+    total: int
+    created_at: datetime
+
+
 __all__ = ["Coupon", "ServerPrice", "Usage", "VolumePrice"]
 QUERIES = queries.load(__package__, rows=sys.modules[__name__])

@@ -111,3 +111,23 @@ GROUP BY c.code ORDER BY c.code;
 -- record_class: Redemption
 SELECT order_id, customer_id, discount, status, reserved_at, settled_at
 FROM coupon_redemptions WHERE code = :code ORDER BY reserved_at, order_id;
+
+-- Operators' and analysts' views (`stoppoc conversions`, `stoppoc reconcile`): read only.
+
+-- name: orders_of_request
+-- record_class: OrderRow
+SELECT order_id, request_id, customer_id, cluster_id, round, usage_cycle_months, auto_renew, coupon_code,
+       subtotal, discount, tax, total, currency, created_at, lines
+FROM orders WHERE request_id = :request_id ORDER BY round;
+
+-- name: rejections_of_request
+-- record_class: RejectionRow
+SELECT request_id, round, reason, detail, created_at FROM order_rejections
+WHERE request_id = :request_id ORDER BY round;
+
+-- name: order_totals
+-- record_class: OrderTotal
+-- Orders created in [:since, :until), and those named in :order_ids (settled in the window, created before it).
+SELECT order_id, customer_id, total, created_at FROM orders
+WHERE (created_at >= :since AND created_at < :until) OR order_id = any(:order_ids::text[])
+ORDER BY created_at, order_id;

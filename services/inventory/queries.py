@@ -48,5 +48,35 @@ class ResourceBilling:
     paid_until: datetime | None
 
 
+# Operators' views (`stoppoc conversions`).
+
+
+@dataclass(frozen=True)
+class ConversionSummary:
+    request_id: str
+    customer_id: str
+    cluster_id: str
+    status: str
+    rounds: int
+    usage_cycle_months: int
+    auto_renew: bool
+    coupon_code: str | None
+    reason: str | None
+    detail: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    round: int
+    resource_ids: list[str]
+    status: str
+    payment_id: str | None
+    amount: int | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
 __all__ = ["Cluster", "Resource"]
 QUERIES = queries.load(__package__, rows=sys.modules[__name__])

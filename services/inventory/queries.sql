@@ -139,3 +139,40 @@ WHERE :customer_id::text IS NULL OR customer_id = :customer_id ORDER BY cluster_
 -- record_class: ResourceBilling
 SELECT resource_id, kind, billing, converting_request_id AS converting, usage_cycle_months, auto_renew, paid_until
 FROM resources WHERE cluster_id = :cluster_id AND deleted_at IS NULL ORDER BY kind, resource_id;
+
+-- Operators' views (`stoppoc conversions`): read only.
+
+-- name: list_conversions
+-- record_class: ConversionSummary
+SELECT request_id, customer_id, cluster_id, status, rounds, usage_cycle_months, auto_renew, coupon_code,
+       reason, detail, created_at, finished_at
+FROM conversions
+WHERE (:customer_id::text IS NULL OR customer_id = :customer_id) AND (:status::text IS NULL OR status = :status)
+ORDER BY created_at, request_id;
+
+-- name: conversion_summary^
+-- record_class: ConversionSummary
+SELECT request_id, customer_id, cluster_id, status, rounds, usage_cycle_months, auto_renew, coupon_code,
+       reason, detail, created_at, finished_at
+FROM conversions WHERE request_id = :request_id;
+
+-- name: stuck_conversions
+-- record_class: ConversionSummary
+-- Conversions still in progress (no final event yet) that started more than :older_than_seconds ago.
+SELECT request_id, customer_id, cluster_id, status, rounds, usage_cycle_months, auto_renew, coupon_code,
+       reason, detail, created_at, finished_at
+FROM conversions
+WHERE status = 'in_progress' AND created_at <= now() - make_interval(secs => :older_than_seconds)
+ORDER BY created_at, request_id;
+
+-- name: conversion_rounds
+-- record_class: RoundSummary
+SELECT round, resource_ids, status, payment_id, amount, created_at, finished_at
+FROM conversion_rounds WHERE request_id = :request_id ORDER BY round;
+
+-- name: conversion_resources
+-- record_class: ResourceBilling
+-- The resources a conversion holds or made real.
+SELECT resource_id, kind, billing, converting_request_id AS converting, usage_cycle_months, auto_renew, paid_until
+FROM resources WHERE converted_request_id = :request_id OR converting_request_id = :request_id
+ORDER BY kind, resource_id;

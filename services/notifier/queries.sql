@@ -12,3 +12,9 @@ VALUES (:customer_id, :email, :language, :timezone, :webhook_url, :webhook_secre
 ON CONFLICT (customer_id) DO UPDATE
 SET email = excluded.email, language = excluded.language, timezone = excluded.timezone,
     webhook_url = excluded.webhook_url, webhook_secret = excluded.webhook_secret, updated_at = now();
+
+-- Operators' views (`stoppoc conversions show`): read only.
+
+-- name: notifications_of_request
+SELECT notification_id, customer_id, kind, title, created_at, delivered_at FROM notifications
+WHERE request_id = :request_id ORDER BY notification_id;

@@ -70,4 +70,64 @@ class PaymentRow:
     decided_at: datetime | None
 
 
+# Analysts' views (`stoppoc settlements`, `stoppoc reconcile`).
+
+
+@dataclass(frozen=True)
+class SettlementLine:
+    """A row of `stoppoc settlements export`: a settled line, or a refund (negative)."""
+
+    payment_id: str
+    order_id: str | None
+    kind: str  # conversion, renewal; refund for a refund
+    customer_id: str
+    cluster_id: str | None
+    resource_id: str
+    resource_kind: str | None
+    amount: int | None
+    cycle_discount: int | None
+    coupon_discount: int | None
+    tax: int | None
+    total: int
+    settled_at: datetime
+    line_number: int
+
+
+@dataclass(frozen=True)
+class SettledPayment:
+    payment_id: str
+    order_id: str
+    customer_id: str
+    amount: int
+    decided_at: datetime
+    lines_total: int
+
+
+@dataclass(frozen=True)
+class PaymentLines:
+    payment_id: str
+    status: str
+    lines: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class LedgerMovement:
+    entry_id: int
+    customer_id: str
+    kind: str
+    amount: int
+    reference: str
+    order_id: str | None
+    balance_after: int
+    created_at: datetime
+    balance_before: int
+
+
+@dataclass(frozen=True)
+class WalletAgainstLedger:
+    customer_id: str
+    balance: int
+    ledger_sum: int
+
+
 QUERIES = queries.load(__package__, rows=sys.modules[__name__])

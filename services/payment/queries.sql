@@ -87,3 +87,74 @@ FROM payments
 WHERE (:customer_id::text IS NULL OR customer_id = :customer_id) AND (:status::text IS NULL OR status = :status)
   AND (:order_ids::text[] IS NULL OR order_id = any(:order_ids::text[]))
 ORDER BY created_at, payment_id;
+
+-- Operators' and analysts' views (`stoppoc conversions`, `stoppoc settlements`, `stoppoc reconcile`): read only.
+
+-- name: payments_of_request
+-- record_class: PaymentRow
+SELECT payment_id, order_id, customer_id, cluster_id, round, amount, status, reason, balance_after,
+       wait_until, created_at, decided_at
+FROM payments WHERE request_id = :request_id ORDER BY round, created_at;
+
+-- name: refunds_of_orders
+-- record_class: LedgerEntry
+SELECT kind, amount, reference, order_id, balance_after, created_at FROM ledger
+WHERE customer_id = :customer_id AND kind = 'refund' AND order_id = any(:order_ids::text[]) ORDER BY entry_id;
+
+-- name: settlement_lines
+-- record_class: SettlementLine
+-- One row per line of each payment settled in [:since, :until), and one per refund credited in it:
+-- negative, the line's figures when the refund is the whole line (else only its total).
+SELECT p.payment_id, p.order_id, coalesce(p.terms->>'kind', 'conversion') AS kind, p.customer_id, p.cluster_id,
+       l.line->>'resource_id' AS resource_id, l.line->>'kind' AS resource_kind,
+       (l.line->>'amount')::bigint AS amount, (l.line->>'cycle_discount')::bigint AS cycle_discount,
+       (l.line->>'coupon_discount')::bigint AS coupon_discount, (l.line->>'tax')::bigint AS tax,
+       (l.line->>'total')::bigint AS total, p.decided_at AS settled_at, l.n AS line_number
+FROM payments p CROSS JOIN LATERAL jsonb_array_elements(p.lines) WITH ORDINALITY AS l(line, n)
+WHERE p.status = 'settled' AND p.decided_at >= :since AND p.decided_at < :until
+UNION ALL
+SELECT split_part(e.reference, ':', 2), e.order_id, 'refund', e.customer_id, p.cluster_id,
+       split_part(e.reference, ':', 3), pl.line->>'kind',
+       -(pl.line->>'amount')::bigint, -(pl.line->>'cycle_discount')::bigint,
+       -(pl.line->>'coupon_discount')::bigint, -(pl.line->>'tax')::bigint,
+       -e.amount, e.created_at, e.entry_id
+FROM ledger e
+LEFT JOIN payments p ON p.payment_id = split_part(e.reference, ':', 2)
+LEFT JOIN LATERAL (
+    SELECT x.line FROM jsonb_array_elements(p.lines) AS x(line)
+    WHERE x.line->>'resource_id' = split_part(e.reference, ':', 3) AND (x.line->>'total')::bigint = e.amount
+    LIMIT 1
+) pl ON true
+WHERE e.kind = 'refund' AND e.created_at >= :since AND e.created_at < :until
+ORDER BY settled_at, payment_id, line_number;
+
+-- name: settled_between
+-- record_class: SettledPayment
+SELECT payment_id, order_id, customer_id, amount, decided_at,
+       (SELECT coalesce(sum((l->>'total')::bigint), 0) FROM jsonb_array_elements(lines) AS l) AS lines_total
+FROM payments WHERE status = 'settled' AND decided_at >= :since AND decided_at < :until
+ORDER BY decided_at, payment_id;
+
+-- name: payment_lines
+-- record_class: PaymentLines
+SELECT payment_id, status, lines FROM payments WHERE payment_id = any(:payment_ids::text[]);
+
+-- name: ledger_between
+-- record_class: LedgerMovement
+-- Entries written in [:since, :until), each with the balance before it (the entry before it of
+-- the same customer, whenever that was written).
+SELECT * FROM (
+    SELECT entry_id, customer_id, kind, amount, reference, order_id, balance_after, created_at,
+           coalesce(lag(balance_after) OVER (PARTITION BY customer_id ORDER BY entry_id), 0) AS balance_before
+    FROM ledger
+    WHERE customer_id IN (SELECT customer_id FROM ledger WHERE created_at >= :since AND created_at < :until)
+) movements
+WHERE created_at >= :since AND created_at < :until
+ORDER BY entry_id;
+
+-- name: wallets_against_ledger
+-- record_class: WalletAgainstLedger
+SELECT w.customer_id, w.balance, coalesce(sum(l.amount), 0)::bigint AS ledger_sum
+FROM wallets w LEFT JOIN ledger l ON l.customer_id = w.customer_id
+WHERE w.customer_id = any(:customer_ids::text[])
+GROUP BY w.customer_id ORDER BY w.customer_id;

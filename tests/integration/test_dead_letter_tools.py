@@ -1,0 +1,105 @@
+"""Operators' dead-letter tools against whatever bytes a queue can hold: ``stoppoc dlq list``,
+``show``, ``replay`` and ``purge`` and ``stoppoc status``, run as an operator runs them (the CLI
+in a subprocess) while payment runs and dead-letters the poison itself."""
+
+import pytest
+
+from tests.cli import stoppoc
+from tests.contract_data import unique_id, wait_until
+from tests.faults.probes import depth, take_without_ack
+from tests.infrastructure import running
+
+pytestmark = pytest.mark.integration
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+POISON = {
+    "not-json": b"{not json",
+    "not-utf8": b"\xff\xfe\x00\x01 binary",
+    "nested-deep": DEEP,
+    "megabytes": b'{"type": "stoppoc.payment.wallet.credit.v1", "data": "' + b"x" * 3_000_000 + b'"}',
+}
+
+
+async def test_every_dead_letter_command_reads_any_body_and_handles_the_rest_of_the_queue(
+    settings, client, names, database
+):
+    customer = unique_id("customer")
+    credit = {"customer_id": customer, "amount": 70_000, "reference": unique_id("topup")}
+    stranded = await client.send("payment.wallet.credit", credit)
+    await take_without_ack(settings.amqp_url, names.queue("payment"))  # its consumer died: redelivered
+    for message_id, body in POISON.items():
+        await client.publish(names.commands, "payment.wallet.credit", body, message_id=message_id)
+    dlq = names.dead_letter_queue("payment")
+    async with running(settings.model_copy(update={"max_deliveries": 1}), "payment"):
+        await wait_until(lambda: has(settings, dlq, 5), what="the poison and the stranded credit dead-lettered")
+
+        overview = await stoppoc(settings, "dlq", "list", "--json")
+        listed = await stoppoc(settings, "dlq", "list", "payment", "--json")
+        table = await stoppoc(settings, "dlq", "list", "payment")
+        shown = {mid: await stoppoc(settings, "dlq", "show", "payment", mid, "--json") for mid in POISON}
+        shown_table = await stoppoc(settings, "dlq", "show", "payment", "nested-deep")
+        dry_run = await stoppoc(settings, "dlq", "replay", "payment", "--reason", "redelivery_limit", "--dry-run")
+        untouched = await depth(settings.amqp_url, dlq)
+        replayed = await stoppoc(settings, "dlq", "replay", "payment", "--reason", "redelivery_limit")
+        credited = await client.wait_for("wallet.credited", lambda d: d["reference"] == credit["reference"])
+        declined = await stoppoc(settings, "dlq", "purge", "payment", "--all")  # asks; nobody answers
+        purged = await stoppoc(settings, "dlq", "purge", "payment", "--id", "nested-deep", "--id", "megabytes", "--yes")
+        left = await stoppoc(settings, "dlq", "list", "payment", "--json")
+        status = await stoppoc(settings, "status", "--json")
+
+    payment_queue = next(row for row in overview.json() if row["queue"] == dlq)
+    assert overview.code == 0 and payment_queue["messages"] == 5
+    assert payment_queue["by_reason"] == {"invalid_envelope": 4, "redelivery_limit": 1}
+    assert payment_queue["oldest_seconds"] >= 0
+
+    rows = {row["id"]: row for row in listed.json()}
+    assert listed.code == 0 and set(rows) == {*POISON, stranded.id}
+    assert rows[stranded.id]["type"] == "stoppoc.payment.wallet.credit.v1" and rows[stranded.id]["body"]["readable"]
+    problems = {mid: rows[mid]["body"]["problem"] for mid in POISON}
+    assert problems == {
+        "not-json": "not JSON",
+        "not-utf8": "not UTF-8",
+        "nested-deep": "JSON nested too deep",
+        "megabytes": "larger than 1,048,576 bytes",
+    }
+    assert rows["nested-deep"]["body"]["size"] == len(DEEP) and rows["nested-deep"]["body"]["prefix"].startswith("[[[[")
+    assert table.code == 0 and "unreadable" in table.out and "redelivery_limit" in table.out
+
+    for message_id, ran in shown.items():
+        assert ran.code == 0, ran.err
+        assert ran.json()["body"]["json"] is None and ran.json()["error"] == "invalid_envelope", message_id
+    assert shown_table.code == 0 and "unreadable (JSON nested too deep), 200,000 bytes" in shown_table.out
+
+    assert dry_run.code == 0 and f"would replay {stranded.id}" in dry_run.out and untouched == 5
+    assert replayed.code == 0 and "1 replayed" in replayed.out, replayed.out + replayed.err
+    assert credited.data["balance_after"] == 70_000
+
+    assert declined.code == 1 and "Remove 4 dead letters" in declined.out
+    assert purged.code == 0 and "2 purged" in purged.out
+    assert sorted(row["id"] for row in left.json()) == ["not-json", "not-utf8"]
+
+    assert status.code == 1  # dead letters wait, and only payment runs
+    queues = {row["queue"]: row for row in status.json()["queues"]}
+    assert queues[names.queue("payment")]["consumers"] == 1 and queues[dlq]["messages"] == 2
+    assert status.json()["dead_letters"] == 2
+    assert any(dlq in need for need in status.json()["attention"])
+    assert {o["service"] for o in status.json()["outboxes"]} == {"inventory", "checkout", "payment", "notifier"}
+
+
+async def test_dead_letter_commands_say_what_they_could_not_find_and_need_a_choice(settings, client):
+    await client.send("payment.wallet.credit", {"customer_id": "c", "amount": 1, "reference": "r"})  # declares it all
+
+    missing_show = await stoppoc(settings, "dlq", "show", "payment", "no-such-id")
+    missing_purge = await stoppoc(settings, "dlq", "purge", "payment", "--id", "no-such-id", "--yes")
+    both = await stoppoc(settings, "dlq", "purge", "payment", "--id", "x", "--all")
+    neither = await stoppoc(settings, "dlq", "replay", "payment")
+    elsewhere = await stoppoc(settings.model_copy(update={"namespace": unique_id("nowhere")}), "dlq", "list", "payment")
+
+    assert missing_show.code == 1 and "no-such-id" in missing_show.err
+    assert missing_purge.code == 1 and "no-such-id" in missing_purge.err
+    assert both.code == 2 and neither.code == 2 and "--reason" in neither.err
+    assert elsewhere.code == 1 and "STOPPOC_NAMESPACE" in elsewhere.err
+
+
+async def has(settings, queue_name: str, count: int) -> bool:
+    return await depth(settings.amqp_url, queue_name) == count
