@@ -136,7 +136,7 @@ SELECT c.cluster_id, c.customer_id, c.name, c.poc_expires_at,
        ARRAY(SELECT r.days_before FROM poc_reminders r
              WHERE r.cluster_id = c.cluster_id AND r.poc_expires_at = c.poc_expires_at) AS reminded
 FROM clusters c
-WHERE c.poc AND c.poc_expires_at > now() AND c.poc_expires_at <= now() + make_interval(secs => :days * 86400)
+WHERE c.poc AND c.poc_expires_at > now() AND c.poc_expires_at <= now() + make_interval(secs => :days::float8 * 86400)
 FOR UPDATE OF c SKIP LOCKED;
 
 -- name: record_reminder!
@@ -303,7 +303,7 @@ SELECT r.resource_id, r.cluster_id, c.customer_id, r.paid_until, coalesce(r.auto
              WHERE m.resource_id = r.resource_id AND m.paid_until = r.paid_until) AS reminded
 FROM resources r JOIN clusters c ON c.cluster_id = r.cluster_id
 WHERE r.billing = 'real' AND r.kind IN ('server', 'volume') AND r.deleted_at IS NULL
-  AND r.paid_until > now() AND r.paid_until <= now() + make_interval(secs => :days * 86400)
+  AND r.paid_until > now() AND r.paid_until <= now() + make_interval(secs => :days::float8 * 86400)
 ORDER BY r.resource_id;
 
 -- name: record_renewal_reminder$
