@@ -153,9 +153,13 @@ async def renew_paid(paid: PaymentSettled, uow: UnitOfWork) -> None:
     renewed = [await _renew(uow, renewal, resource, paid.settled_at) for resource in held]
     # A resource deleted, or no longer real, while the renewal was in flight: its line back.
     gone = set(renewal.resource_ids) - {r.resource_id for r in renewed}
-    await uow.q.release_renewal(renewal_id=renewal_id)
     if gone:
         await refund(uow, paid, gone)
+    if not renewed:
+        detail = f"every resource of the renewal was deleted or is no longer real; {paid.amount} VND refunded"
+        await fail(uow, renewal_id, paid.cluster_id, "resources_gone", detail)
+        return
+    await uow.q.release_renewal(renewal_id=renewal_id)
     await uow.q.finish_renewal(
         renewal_id=renewal_id,
         status="renewed",
@@ -164,8 +168,6 @@ async def renew_paid(paid: PaymentSettled, uow: UnitOfWork) -> None:
         payment_id=paid.payment_id,
         amount=paid.amount,
     )
-    if not renewed:
-        return
     await uow.emit(
         ResourcesRenewed(
             renewal_id=renewal_id,

@@ -129,3 +129,23 @@ async def test_a_renewal_by_hand_sent_twice_is_one_renewal(settings, client, dat
         r["resource_id"] for r in cluster.resources
     )
     assert len(client.seen("renewal.requested")) == 1
+
+
+async def test_a_renewal_whose_resources_are_all_gone_when_paid_fails_and_is_refunded(settings, client, database):
+    cluster = paid_cluster()
+    async with running(settings, "inventory"):
+        await cluster.register(client)
+        renewal = (await client.wait_for("renewal.requested")).data
+        for resource in cluster.resources:
+            await client.send("inventory.resource.delete", {"resource_id": resource["resource_id"]})
+        for resource in cluster.resources:
+            await client.wait_for("resource.deleted", lambda d, r=resource: d["resource_id"] == r["resource_id"])
+        payment = paid(renewal)
+        await publish_event(client, "payment.settled", payment)
+        failed = (await client.wait_for("renewal.failed")).data
+
+    assert (failed["renewal_id"], failed["reason"]) == (renewal["renewal_id"], "resources_gone")
+    assert not client.seen("resources.renewed")
+    assert sorted(r["reference"] for r in await refunds(database)) == sorted(
+        f"refund:{payment['payment_id']}:{rid}" for rid in payment["resource_ids"]
+    )
