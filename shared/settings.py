@@ -3,7 +3,7 @@ machine running RabbitMQ and PostgreSQL locally."""
 
 from functools import lru_cache
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     reminder_days: list[float] = [7, 1]
 
     # Renewals of real resources (days may be fractions, so tests can run the lifecycle in
-    # seconds): suspended this long after paid_until, due for deletion this long after it,
-    # reminded these days before it, and a failed automatic renewal tried again this often.
+    # seconds): suspended this long after paid_until, due for deletion this long after it (and
+    # suspended by then at the latest), reminded these days before it, and a failed automatic
+    # renewal tried again this often.
     suspend_after_days: float = Field(default=15, ge=0)
     delete_after_days: float = Field(default=30, ge=0)
     renewal_reminder_days: list[float] = [7, 3, 1]
@@ -49,12 +50,6 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
 
     log_level: str = "INFO"
-
-    @model_validator(mode="after")
-    def _deletion_after_suspension(self) -> "Settings":
-        if self.delete_after_days < self.suspend_after_days:
-            raise ValueError("STOPPOC_DELETE_AFTER_DAYS must not come before STOPPOC_SUSPEND_AFTER_DAYS")
-        return self
 
 
 @lru_cache

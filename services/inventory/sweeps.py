@@ -36,11 +36,10 @@ async def renew_due(uow: UnitOfWork) -> None:
 
 
 async def advance_stages(uow: UnitOfWork) -> None:
-    settings = uow.settings
-    grace = billing.Grace.of_days(settings.suspend_after_days, settings.delete_after_days)
+    grace = billing.Grace.of_days(uow.settings.suspend_after_days, uow.settings.delete_after_days)
     windows = {
-        "suspend_seconds": settings.suspend_after_days * SECONDS_PER_DAY,
-        "delete_seconds": settings.delete_after_days * SECONDS_PER_DAY,
+        "suspend_seconds": grace.suspend_after.total_seconds(),
+        "delete_seconds": grace.delete_after.total_seconds(),
     }
     clusters: list[ClaimedCluster] = await uow.q.claim_clusters_with_stages_due(**windows, batch_size=BATCH)
     now = await uow.q.db_now()

@@ -111,3 +111,9 @@ def test_a_cluster_with_nothing_real_has_nothing_to_renew():
 def test_only_offered_cycles_may_be_chosen():
     assert billing.check_cycle(3, {1: 0, 3: 0}) is None
     assert billing.check_cycle(2, {1: 0, 3: 0}).reason == "invalid_usage_cycle"
+
+
+def test_a_deletion_set_before_the_suspension_suspends_by_then():
+    grace = billing.Grace.of_days(15, 2)
+    assert grace.suspend_after == grace.delete_after == timedelta(days=2)
+    assert billing.stages_due(Stage.EXPIRED, PAID_UNTIL, days_after(3), grace) == [Stage.SUSPENDED, Stage.DELETION_DUE]
