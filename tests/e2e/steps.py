@@ -8,6 +8,8 @@ from stoppoc.shared.client import ContractClient
 from tests.contract_data import SampleCluster, server, unique_id, volume, wait_until
 from tests.e2e.processes import ServiceProcesses
 
+# What a purchase goes through; these tests read events, not notifications, so the notifier is left out.
+PURCHASE = ("inventory", "checkout", "payment")
 # Sample catalog prices (services/checkout/migrations): per month, VAT included.
 GENERAL_2C4G, HDD_STANDARD_GIB = 600_000, 1_500
 

@@ -10,7 +10,7 @@ import pytest
 
 from stoppoc.services.inventory.domain import add_months
 from tests.contract_data import server, unique_id
-from tests.e2e.steps import about, balance, credit, paid_cluster, seconds_from_now, with_settings
+from tests.e2e.steps import PURCHASE, about, balance, credit, paid_cluster, seconds_from_now, with_settings
 from tests.integration.test_checkout_cli import stoppoc
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +34,7 @@ def ids(cluster) -> list[str]:
 
 async def test_auto_renew_renews_at_paid_until_after_its_reminders(services, settings, client, database):
     with_settings(services, renewal_reminder_days=[6 * SECOND, 3 * SECOND])
-    await services.start()
+    await services.start(*PURCHASE)
     paid_until = seconds_from_now(8)
     cluster = paid_cluster(paid_until, auto_renew=True)
     await credit(client, cluster.customer_id, 10_000_000)
@@ -62,16 +62,18 @@ async def test_auto_renew_renews_at_paid_until_after_its_reminders(services, set
     assert not client.seen("resource.expired", in_cluster(cluster))
 
     # Staff see it: the renewal order, and each resource active until its new date.
-    code, out, _ = await stoppoc(settings, "orders", "list", "--kind", "renewal", "--json")
-    assert code == 0 and [o["order_id"] for o in json.loads(out)] == [order["order_id"]]
-    code, out, _ = await stoppoc(settings, "clusters", "show", cluster.cluster_id, "--json")
+    code, out, err = await stoppoc(settings, "orders", "list", "--kind", "renewal", "--json")
+    assert code == 0, err
+    assert [o["order_id"] for o in json.loads(out)] == [order["order_id"]]
+    code, out, err = await stoppoc(settings, "clusters", "show", cluster.cluster_id, "--json")
+    assert code == 0, err
     shown = json.loads(out)
-    assert code == 0 and {(r["state"], r["auto_renew"]) for r in shown} == {("active", True)}
+    assert {(r["state"], r["auto_renew"]) for r in shown} == {("active", True)}
     assert {datetime.fromisoformat(r["paid_until"]) for r in shown} == {expected_until}
 
 
 async def test_a_renewal_the_wallet_cannot_pay_fails_and_is_tried_again_on_a_top_up(services, client, database):
-    await services.start()
+    await services.start(*PURCHASE)
     paid_until = seconds_from_now(2)
     cluster = paid_cluster(paid_until, auto_renew=True)
     await cluster.register(client)
@@ -93,10 +95,10 @@ async def test_a_renewal_the_wallet_cannot_pay_fails_and_is_tried_again_on_a_top
 
 async def test_a_resource_not_renewed_goes_through_grace_suspension_and_deletion_due_once_each(services, client):
     with_settings(services, suspend_after_days=2 * SECOND, delete_after_days=4 * SECOND)
-    await services.start()
+    await services.start("inventory")  # nothing is renewed: auto-renew is off
     on_time = paid_cluster(seconds_from_now(1), auto_renew=False)
     late = paid_cluster(seconds_from_now(-60), auto_renew=False)  # registered long after its paid_until
-    marker = paid_cluster(seconds_from_now(8), auto_renew=False)  # its deletion comes well after the others'
+    marker = paid_cluster(seconds_from_now(3), auto_renew=False)  # its deletion comes after the others'
     for cluster in (on_time, late, marker):
         await cluster.register(client)
     await client.wait_for("resource.deletion_due", for_resource(marker.servers[0]["resource_id"]), timeout=40)
@@ -112,7 +114,7 @@ async def test_a_resource_not_renewed_goes_through_grace_suspension_and_deletion
 
 async def test_a_renewal_by_hand_resumes_a_suspended_resource_and_impossible_ones_are_rejected(services, client):
     with_settings(services, suspend_after_days=2 * SECOND, delete_after_days=3_600 * SECOND)
-    await services.start()
+    await services.start(*PURCHASE)
     cluster = paid_cluster(seconds_from_now(-5), auto_renew=False)
     trial = server(cluster.cluster_id)  # a POC node: not something one renews
     cluster.servers.append(trial)

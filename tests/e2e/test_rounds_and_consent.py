@@ -8,6 +8,7 @@ from tests.contract_data import SampleCluster
 from tests.e2e.steps import (
     GENERAL_2C4G,
     HDD_STANDARD_GIB,
+    PURCHASE,
     balance,
     credit,
     join,
@@ -30,7 +31,7 @@ def line_ids(order: dict) -> list[str]:
 async def test_a_confirmed_subset_is_all_that_is_charged_and_the_cluster_keeps_its_poc_option(
     services, client, database
 ):
-    await services.start()
+    await services.start(*PURCHASE)
     cluster = SampleCluster()
     await cluster.register(client)
     await credit(client, cluster.customer_id, 50_000_000)
@@ -63,7 +64,7 @@ async def test_a_confirmed_subset_is_all_that_is_charged_and_the_cluster_keeps_i
 
 async def test_a_node_that_joins_while_round_one_waits_for_funds_becomes_round_two(services, client):
     with_settings(services, funds_wait_seconds=120)
-    await services.start()
+    await services.start(*PURCHASE)
     cluster = SampleCluster()
     await cluster.register(client)
     await credit(client, cluster.customer_id, 1_000)
@@ -80,7 +81,7 @@ async def test_a_node_that_joins_while_round_one_waits_for_funds_becomes_round_t
 
 
 async def test_a_round_two_that_cannot_be_paid_leaves_round_one_converted(services, client, database):
-    await services.start()
+    await services.start(*PURCHASE)
     cluster = SampleCluster()
     await cluster.register(client)
     round_one = await quote(client, cluster)
@@ -110,7 +111,7 @@ async def test_a_round_two_that_cannot_be_paid_leaves_round_one_converted(servic
 
 
 async def test_a_coupon_is_redeemed_once_per_conversion_across_two_rounds(services, client, database):
-    await services.start()
+    await services.start(*PURCHASE)
     fixed = await upsert_coupon(client, database, kind="fixed", value=150_000, per_customer_limit=1)
     percent = await upsert_coupon(client, database, kind="percent", value=10, max_redemptions=1)
     clusters = {fixed: small_cluster(), percent: small_cluster()}
@@ -146,7 +147,7 @@ async def test_a_coupon_is_redeemed_once_per_conversion_across_two_rounds(servic
 async def test_an_order_that_differs_from_the_quote_by_one_dong_is_rejected_and_nothing_is_charged(
     services, client, database
 ):
-    await services.start()
+    await services.start(*PURCHASE)
     code = await upsert_coupon(client, database, kind="percent", value=5, max_redemptions=1)
     cluster = SampleCluster()
     await cluster.register(client)

@@ -4,13 +4,13 @@ in the order they were created."""
 import pytest
 
 from tests.contract_data import SampleCluster, unique_id
-from tests.e2e.steps import balance, credit, of, outcome, press, quote, small_cluster, with_settings
+from tests.e2e.steps import PURCHASE, balance, credit, of, outcome, press, quote, small_cluster, with_settings
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_a_credit_whose_reference_was_used_for_another_customer_or_amount_is_refused(services, client, database):
-    await services.start()
+    await services.start("payment")
     alice, bob, reference = unique_id("alice"), unique_id("bob"), unique_id("bank-transfer")
     first = {"customer_id": alice, "amount": 100_000, "reference": reference}
     await client.send("payment.wallet.credit", first)
@@ -37,7 +37,7 @@ async def test_a_new_order_waits_behind_an_older_one_waiting_for_funds_and_they_
     services, client, database
 ):
     with_settings(services, funds_wait_seconds=120)
-    await services.start()
+    await services.start(*PURCHASE)
     big, small, third = SampleCluster(), small_cluster(), small_cluster()
     for cluster in (small, third):
         cluster.customer_id = cluster.cluster["customer_id"] = big.customer_id

@@ -71,9 +71,10 @@ def plan_case(rng: random.Random, customer_id: str, seconds: float) -> RenewalCa
     ]
     cluster.volumes = [volume(cid, "boot", rid=f"{cid}-boot", size_gib=rng.choice((20, 50)), billing="real")]
     cluster.others = []
-    case = RenewalCase(customer_id, cluster, twist, rng.choice(CYCLES), offset=rng.uniform(1, max(2.0, seconds)))
+    # Due within half the run, so that what follows (the stages) is over soon after the last request.
+    case = RenewalCase(customer_id, cluster, twist, rng.choice(CYCLES), offset=rng.uniform(1, max(2.0, seconds / 2)))
     if twist.startswith("manual"):
-        case.manual_after = rng.uniform(0, max(1.0, seconds))
+        case.manual_after = rng.uniform(0, max(1.0, seconds / 2))
         case.manual = {
             "request_id": f"{cid}-renewal",
             "customer_id": customer_id,

@@ -40,8 +40,8 @@ SUITE_SETTINGS = {
     "sweep_seconds": 0.5,
     "funds_wait_seconds": 1.0,
     "prefetch": 8,
-    "suspend_after_days": 3 * SECOND,
-    "delete_after_days": 6 * SECOND,
+    "suspend_after_days": 2 * SECOND,
+    "delete_after_days": 4 * SECOND,
     "renewal_reminder_days": [10 * SECOND, 5 * SECOND],
 }
 
