@@ -12,7 +12,7 @@ from stoppoc.shared.queries import BoundQueries
 
 @click.group()
 def clusters() -> None:
-    """Clusters and their resources: POC or paid, usage cycle, auto-renew, paid until."""
+    """Clusters and their resources: POC or paid, usage cycle, auto-renew, paid until, state."""
 
 
 @clusters.command("list")
@@ -36,6 +36,17 @@ def show_cluster(cluster_id: str, as_json: bool) -> None:
     cluster, resources = read(query, inventory=INVENTORY)
     if cluster is None:
         fail(f"no cluster {cluster_id!r}")
-    columns = ["resource_id", "kind", "billing", "converting", "usage_cycle_months", "auto_renew", "paid_until"]
+    # state: poc, or where the paid period stands (active, expired, suspended, deletion_due).
+    columns = [
+        "resource_id",
+        "kind",
+        "billing",
+        "state",
+        "paid_until",
+        "auto_renew",
+        "usage_cycle_months",
+        "converting",
+        "renewing",
+    ]
     title = f"{cluster_id} ({cluster.name}) of {cluster.customer_id}: POC {'on' if cluster.poc else 'off'}"
     show(resources, columns, as_json=as_json, title=title)

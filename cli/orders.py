@@ -6,6 +6,7 @@ import click
 
 from stoppoc.cli.database import fail, read
 from stoppoc.cli.output import as_dict, json_option, show, show_with_rows
+from stoppoc.contract.base import OrderKind
 from stoppoc.services.checkout.queries import QUERIES as CHECKOUT
 from stoppoc.services.checkout.queries import OrderRow
 from stoppoc.services.payment.queries import QUERIES as PAYMENT
@@ -14,6 +15,7 @@ from stoppoc.shared.queries import BoundQueries
 
 ORDER_COLUMNS = [
     "order_id",
+    "kind",
     "customer_id",
     "cluster_id",
     "round",
@@ -24,6 +26,7 @@ ORDER_COLUMNS = [
     "created_at",
 ]
 ORDER_DETAIL_COLUMNS = [
+    "kind",
     "customer_id",
     "cluster_id",
     "round",
@@ -36,7 +39,17 @@ ORDER_DETAIL_COLUMNS = [
     "total",
     "created_at",
 ]
-LINE_COLUMNS = ["resource_id", "kind", "amount", "cycle_discount", "coupon_discount", "discount", "tax", "total"]
+LINE_COLUMNS = [
+    "resource_id",
+    "kind",
+    "amount",
+    "cycle_discount",
+    "coupon_discount",
+    "discount",
+    "vat_percent",
+    "tax",
+    "total",
+]
 
 
 def with_payment(order: OrderRow, payment: PaymentRow | None) -> dict[str, Any]:
@@ -54,10 +67,15 @@ def orders() -> None:
 
 @orders.command("list")
 @click.option("--customer", help="Only this customer's orders.")
+@click.option(
+    "--kind",
+    type=click.Choice([kind.value for kind in OrderKind]),
+    help="Only the rounds of conversions, or only renewals.",
+)
 @json_option
-def list_orders(customer: str | None, as_json: bool) -> None:
+def list_orders(customer: str | None, kind: str | None, as_json: bool) -> None:
     async def query(checkout: BoundQueries, payment: BoundQueries) -> list[dict[str, Any]]:
-        found: list[OrderRow] = await checkout.list_orders(customer_id=customer)
+        found: list[OrderRow] = await checkout.list_orders(customer_id=customer, kind=kind)
         paid = await payment.list_payments(customer_id=customer, status=None, order_ids=[o.order_id for o in found])
         by_order = {p.order_id: p for p in paid}
         return [with_payment(order, by_order.get(order.order_id)) for order in found]

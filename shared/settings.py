@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     # Reminders before a cluster's POC wallet expires, in days before poc_expires_at.
     reminder_days: list[float] = [7, 1]
 
+    # Renewals of real resources (days may be fractions, so tests can run the lifecycle in
+    # seconds): suspended this long after paid_until, due for deletion this long after it (and
+    # suspended by then at the latest), reminded these days before it, and a failed automatic
+    # renewal tried again this often.
+    suspend_after_days: float = Field(default=15, ge=0)
+    delete_after_days: float = Field(default=30, ge=0)
+    renewal_reminder_days: list[float] = [7, 3, 1]
+    renewal_retry_days: float = Field(default=1, gt=0)
+
     # Apply the service's migrations when it starts (turn off where a separate step migrates).
     migrate_on_start: bool = True
 

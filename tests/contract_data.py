@@ -71,8 +71,10 @@ class SampleCluster:
         await client.send("inventory.cluster.upsert", self.cluster)
         for resource in self.resources:
             await client.send("inventory.resource.upsert", resource)
-        last = self.resources[-1]["resource_id"]
-        await client.wait_for("resource.registered", lambda d: d["resource_id"] == last, timeout=timeout)
+        # Each one: upserts are handled side by side, so the last sent may be applied first.
+        for resource in self.resources:
+            rid = resource["resource_id"]
+            await client.wait_for("resource.registered", lambda d, rid=rid: d["resource_id"] == rid, timeout=timeout)
 
     def stop_request(self, **overrides) -> dict:
         return {

@@ -4,6 +4,10 @@ Codes are matched case-insensitively and stored upper-case. A coupon is valid fr
 ``valid_from`` to ``valid_until``, both included. Its limits count the redemptions reserved
 (the order is not paid yet) and redeemed (paid); a released one (the payment failed) counts
 for nothing.
+
+A conversion redeems a coupon once, however many rounds it has: its first round is checked and
+reserves the redemption; later rounds use what that redemption holds, without checking the
+limits or the window again (the customer was granted the coupon when they pressed Stop POC).
 """
 
 from dataclasses import dataclass
@@ -13,7 +17,7 @@ from typing import overload
 from stoppoc.contract.base import Rejection
 from stoppoc.contract.commands import CouponUpsert
 from stoppoc.contract.errors import InvalidData
-from stoppoc.services.checkout.domain import PERCENT, CouponDiscount
+from stoppoc.services.checkout.domain import FIXED, PERCENT, CouponDiscount
 
 COUPON_NOT_FOUND = "coupon_not_found"
 COUPON_NOT_YET_VALID = "coupon_not_yet_valid"
@@ -95,3 +99,23 @@ def offer(code: str, coupon: Coupon | None, usage: Usage, customer_id: str, at: 
             f" the limit per customer is {coupon.per_customer_limit}",
         )
     return coupon.discount
+
+
+@dataclass(frozen=True)
+class HeldRedemption:
+    """The redemption a conversion holds: the coupon's terms when it was reserved, and what the
+    conversion's orders took off with it so far."""
+
+    code: str
+    kind: str
+    value: int
+    discount: int
+    status: str
+
+
+def still_to_spend(held: HeldRedemption) -> CouponDiscount:
+    """The coupon for a later round: a percent coupon takes its percent off every round; a fixed
+    one what is left of its amount after the earlier rounds (nothing once used up)."""
+    if held.kind == PERCENT:
+        return CouponDiscount(held.code, PERCENT, held.value)
+    return CouponDiscount(held.code, FIXED, max(0, held.value - held.discount))

@@ -18,6 +18,7 @@ from stoppoc.shared.money import allocate, divide_half_up, vat_included
 
 UNPRICED_RESOURCE = "unpriced_resource"
 INVALID_USAGE_CYCLE = "invalid_usage_cycle"
+PRICE_CHANGED = "price_changed"
 PERCENT = "percent"
 FIXED = "fixed"
 
@@ -69,7 +70,11 @@ class Line:
 @dataclass(frozen=True)
 class Order:
     lines: tuple[Line, ...]
-    coupon_code: str | None = None
+    coupon: CouponDiscount | None = None  # the coupon it was priced with
+
+    @property
+    def coupon_code(self) -> str | None:
+        return self.coupon.code if self.coupon else None
 
     @property
     def subtotal(self) -> int:
@@ -180,4 +185,15 @@ def build_order(
                 vat_percent=vat_percent,
             )
         )
-    return Order(tuple(lines), coupon.code if coupon else None)
+    return Order(tuple(lines), coupon)
+
+
+def check_expected_total(order: Order, expected_total: int | None) -> Rejection | None:
+    """The order must charge exactly what the portal showed the customer, if it says."""
+    if expected_total is None or order.total == expected_total:
+        return None
+    return Rejection(
+        PRICE_CHANGED,
+        f"the order's total is {order.total} VND but the customer was shown {expected_total} VND;"
+        " quote again and confirm the new total",
+    )

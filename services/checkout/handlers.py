@@ -1,10 +1,10 @@
-"""Checkout: prices each round of a conversion and emits an order or a rejection; prices
-quotes; keeps coupons and the redemption each order with a coupon reserves."""
+"""Checkout: prices each round of a conversion and each renewal, and emits an order or a
+rejection; prices quotes; keeps coupons and the one redemption a conversion with a coupon holds."""
 
 import dataclasses
 from typing import Any
 
-from stoppoc.contract.base import Rejection
+from stoppoc.contract.base import OrderKind, Rejection, RenewalReason
 from stoppoc.contract.commands import CouponUpsert
 from stoppoc.contract.events import (
     OrderCreated,
@@ -12,6 +12,7 @@ from stoppoc.contract.events import (
     OrderRejected,
     PaymentFailed,
     PaymentSettled,
+    RenewalRequested,
     StopPocRequested,
 )
 from stoppoc.contract.replies import QuoteFund, QuotePrice, QuoteRejected
@@ -36,22 +37,66 @@ async def price_round(event: StopPocRequested, uow: UnitOfWork) -> None:
     await uow.q.lock_round(request_id=event.request_id, round=event.round)
     if await uow.q.round_decided(request_id=event.request_id, round=event.round):
         return  # the same round, redelivered under another message id
-    outcome = await pricing.price(uow, event, lock_coupon=True)
+    outcome = await pricing.price(uow, event, await pricing.round_coupon(uow, event))
+    if not isinstance(outcome, Rejection) and event.round == 1:
+        outcome = domain.check_expected_total(outcome, event.expected_total) or outcome
+    header = event.model_dump(include=_ROUND)
     if isinstance(outcome, Rejection):
-        await reject(event, outcome, uow)
+        await reject(uow, header, outcome)
+        return
+    created = await create_order(uow, {**header, **event.model_dump(include=_TERMS)}, outcome)
+    if outcome.coupon_code is None:
+        return
+    if event.round == 1:
+        await uow.q.reserve_redemption(
+            order_id=created.order_id,
+            request_id=event.request_id,
+            code=outcome.coupon_code,
+            customer_id=event.customer_id,
+            **_coupon_terms(outcome),
+            discount=outcome.coupon_discount,
+        )
     else:
-        await create_order(event, outcome, uow)
+        await uow.q.spend_redemption(request_id=event.request_id, discount=outcome.coupon_discount)
+
+
+def _coupon_terms(order: domain.Order) -> dict[str, Any]:
+    assert order.coupon is not None  # only an order priced with a coupon reserves one
+    return {"kind": order.coupon.kind, "value": order.coupon.value}
+
+
+@registry.on("renewal.requested")
+async def price_renewal(event: RenewalRequested, uow: UnitOfWork) -> None:
+    """Priced like a round (the same catalog and cycle discount), without a coupon: one order."""
+    await uow.q.lock_round(request_id=event.renewal_id, round=1)
+    if await uow.q.round_decided(request_id=event.renewal_id, round=1):
+        return
+    header = {
+        "request_id": event.renewal_id,
+        "round": 1,
+        "customer_id": event.customer_id,
+        "cluster_id": event.cluster_id,
+        "kind": OrderKind.RENEWAL,
+        "renewal_id": event.renewal_id,
+    }
+    outcome = await pricing.price(uow, event, None)
+    if isinstance(outcome, Rejection):
+        await reject(uow, header, outcome)
+        return
+    terms = {"usage_cycle_months": event.usage_cycle_months, "auto_renew": event.reason == RenewalReason.AUTO_RENEW}
+    await create_order(uow, {**header, **terms}, outcome)
 
 
 @registry.query("checkout.quote.price")
 async def price_quote(request: QuotePrice, uow: UnitOfWork) -> Forward | Reply:
     """Priced like an order but reserving nothing; payment adds the wallet and answers the caller."""
-    outcome = await pricing.price(uow, request, lock_coupon=False)
+    coupon = await pricing.quote_coupon(uow, request.coupon_code, request.customer_id)
+    outcome = await pricing.price(uow, request, coupon)
     if isinstance(outcome, Rejection):
         return Reply(QuoteRejected(cluster_id=request.cluster_id, reason=outcome.reason, detail=outcome.detail))
     return Forward(
         QuoteFund(
-            **request.model_dump(include={"customer_id", "cluster_id", "usage_cycle_months"}),
+            **request.model_dump(include={"customer_id", "cluster_id", "usage_cycle_months", "resource_ids"}),
             coupon_code=outcome.coupon_code,
             **totals(outcome),
         )
@@ -65,13 +110,17 @@ async def upsert_coupon(command: CouponUpsert, uow: UnitOfWork) -> None:
 
 @registry.on("payment.settled")
 async def redeem_coupon(event: PaymentSettled, uow: UnitOfWork) -> None:
-    await uow.q.settle_redemption(order_id=event.order_id, status="redeemed")
+    """A round of the conversion was paid: its coupon is used, whatever becomes of later rounds."""
+    if event.kind is OrderKind.CONVERSION:
+        await uow.q.settle_redemption(request_id=event.request_id, status="redeemed")
 
 
 @registry.on("payment.failed")
 async def release_coupon(event: PaymentFailed, uow: UnitOfWork) -> None:
-    """A failed payment gives the coupon back: the redemption no longer counts to its limits."""
-    await uow.q.settle_redemption(order_id=event.order_id, status="released")
+    """The first round unpaid means no round was: the coupon is given back and no longer counts
+    to its limits. A later round unpaid leaves it used by the rounds before."""
+    if event.kind is OrderKind.CONVERSION and event.round == 1:
+        await uow.q.settle_redemption(request_id=event.request_id, status="released")
 
 
 def totals(order: domain.Order) -> dict[str, Any]:
@@ -85,30 +134,20 @@ def totals(order: domain.Order) -> dict[str, Any]:
     }
 
 
-async def create_order(event: StopPocRequested, order: domain.Order, uow: UnitOfWork) -> None:
+async def create_order(uow: UnitOfWork, header: dict[str, Any], order: domain.Order) -> OrderCreated:
     created = OrderCreated(
-        **event.model_dump(include=_ROUND | _TERMS),
-        order_id=order_id_for(event.request_id, event.round),
+        **header,
+        order_id=order_id_for(header["request_id"], header["round"]),
         coupon_code=order.coupon_code,
         **totals(order),
     )
     await uow.q.insert_order(order=created.model_dump(mode="json"))
     await uow.emit(created)
-    if order.coupon_code is not None:
-        await uow.q.reserve_redemption(
-            order_id=created.order_id,
-            code=order.coupon_code,
-            customer_id=event.customer_id,
-            discount=order.coupon_discount,
-        )
+    return created
 
 
-async def reject(event: StopPocRequested, rejection: Rejection, uow: UnitOfWork) -> None:
-    rejected = OrderRejected(
-        **event.model_dump(include=_ROUND),
-        reason=rejection.reason,
-        detail=rejection.detail,
-    )
+async def reject(uow: UnitOfWork, header: dict[str, Any], rejection: Rejection) -> None:
+    rejected = OrderRejected(**header, reason=rejection.reason, detail=rejection.detail)
     # Stored from the very data it announces.
     await uow.q.insert_rejection(rejection=rejected.model_dump(mode="json"))
     await uow.emit(rejected)

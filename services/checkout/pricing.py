@@ -7,31 +7,27 @@ from typing import Protocol
 
 from stoppoc.contract.base import Rejection
 from stoppoc.contract.envelope import utc_now
-from stoppoc.contract.events import RequestedResource
+from stoppoc.contract.events import RequestedResource, StopPocRequested
 from stoppoc.services.checkout import coupons, domain
 from stoppoc.services.checkout.price_list import ServerPrice, VolumePrice
 from stoppoc.shared.unit_of_work import UnitOfWork
 
 
 class Terms(Protocol):
-    """What pricing reads from a ``stop_poc.requested`` or a ``checkout.quote.price``."""
+    """What pricing reads from a ``stop_poc.requested``, a ``renewal.requested`` or a
+    ``checkout.quote.price``."""
 
     @property
-    def customer_id(self) -> str: ...
-    @property
     def usage_cycle_months(self) -> int: ...
-    @property
-    def coupon_code(self) -> str | None: ...
     @property
     def resources(self) -> Sequence[RequestedResource]: ...
 
 
-async def price(uow: UnitOfWork, terms: Terms, *, lock_coupon: bool) -> domain.Order | Rejection:
-    """``lock_coupon``: hold the coupon row until the transaction ends, so that the redemption an
-    order reserves is counted by every other round priced after it (quotes only read)."""
-    coupon = None
-    if terms.coupon_code:  # an empty code is no code
-        coupon = await coupon_offer(uow, terms.coupon_code, terms.customer_id, lock=lock_coupon)
+Coupon = domain.CouponDiscount | Rejection | None
+
+
+async def price(uow: UnitOfWork, terms: Terms, coupon: Coupon) -> domain.Order | Rejection:
+    """``coupon``: its discount, or why it cannot be used (None: no coupon)."""
     return domain.price_round(
         terms.resources,
         await catalog_for(uow, terms.resources),
@@ -39,6 +35,24 @@ async def price(uow: UnitOfWork, terms: Terms, *, lock_coupon: bool) -> domain.O
         usage_cycle_months=terms.usage_cycle_months,
         coupon=coupon,
     )
+
+
+async def quote_coupon(uow: UnitOfWork, code: str | None, customer_id: str) -> Coupon:
+    """A quote is priced like a first round, and reserves nothing."""
+    return await coupon_offer(uow, code, customer_id, lock=False) if code else None
+
+
+async def round_coupon(uow: UnitOfWork, event: StopPocRequested) -> Coupon:
+    """The first round is offered the coupon (holding the coupon row until the transaction ends,
+    so that the redemption its order reserves is counted by every round priced after it); a
+    later round uses the redemption the conversion holds."""
+    if not event.coupon_code:  # an empty code is no code
+        return None
+    if event.round > 1:
+        held: coupons.HeldRedemption | None = await uow.q.conversion_redemption(request_id=event.request_id)
+        if held is not None and held.status != "released":
+            return coupons.still_to_spend(held)
+    return await coupon_offer(uow, event.coupon_code, event.customer_id, lock=True)
 
 
 def priced_at(uow: UnitOfWork) -> datetime:

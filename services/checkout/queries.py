@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from stoppoc.services.checkout.coupons import Coupon, Usage
+from stoppoc.services.checkout.coupons import Coupon, HeldRedemption, Usage
 from stoppoc.services.checkout.price_list import ServerPrice, VolumePrice
 from stoppoc.shared import queries
 
@@ -27,6 +27,8 @@ class OrderRow:
     currency: str
     created_at: datetime
     lines: list[dict[str, Any]]
+    kind: str
+    renewal_id: str | None
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class CouponSummary:
 @dataclass(frozen=True)
 class Redemption:
     order_id: str
+    request_id: str
     customer_id: str
     discount: int
     status: str
@@ -75,5 +78,5 @@ class OrderTotal:
     created_at: datetime
 
 
-__all__ = ["Coupon", "ServerPrice", "Usage", "VolumePrice"]
+__all__ = ["Coupon", "HeldRedemption", "ServerPrice", "Usage", "VolumePrice"]
 QUERIES = queries.load(__package__, rows=sys.modules[__name__])

@@ -36,15 +36,15 @@ RETURNING xmax = 0 AS added;
 -- name: insert_order!
 -- :order is the order.created data, whose fields are named like the columns.
 INSERT INTO orders (order_id, request_id, round, customer_id, cluster_id, usage_cycle_months,
-                    auto_renew, coupon_code, subtotal, discount, tax, total, currency, lines)
+                    auto_renew, coupon_code, subtotal, discount, tax, total, currency, lines, kind, renewal_id)
 SELECT order_id, request_id, round, customer_id, cluster_id, usage_cycle_months,
-       auto_renew, coupon_code, subtotal, discount, tax, total, currency, lines
+       auto_renew, coupon_code, subtotal, discount, tax, total, currency, lines, kind, renewal_id
 FROM jsonb_populate_record(NULL::orders, :order::jsonb);
 
 -- name: insert_rejection!
 -- :rejection is the order.rejected data.
-INSERT INTO order_rejections (request_id, round, customer_id, cluster_id, reason, detail)
-SELECT request_id, round, customer_id, cluster_id, reason, detail
+INSERT INTO order_rejections (request_id, round, customer_id, cluster_id, reason, detail, kind, renewal_id)
+SELECT request_id, round, customer_id, cluster_id, reason, detail, kind, renewal_id
 FROM jsonb_populate_record(NULL::order_rejections, :rejection::jsonb);
 
 -- name: coupon^
@@ -73,27 +73,42 @@ SET kind = excluded.kind, value = excluded.value, valid_from = excluded.valid_fr
     per_customer_limit = excluded.per_customer_limit, updated_at = now();
 
 -- name: reserve_redemption!
-INSERT INTO coupon_redemptions (order_id, code, customer_id, discount, status)
-VALUES (:order_id, :code, :customer_id, :discount, 'reserved');
+-- With a conversion's first order: the coupon's terms are kept for its later rounds.
+INSERT INTO coupon_redemptions (order_id, request_id, code, customer_id, kind, value, discount, status)
+VALUES (:order_id, :request_id, :code, :customer_id, :kind, :value, :discount, 'reserved');
+
+-- name: conversion_redemption^
+-- record_class: HeldRedemption
+-- The redemption a conversion holds (the first, for one redeemed before a redemption was per conversion).
+SELECT code, kind, value, discount, status FROM coupon_redemptions
+WHERE request_id = :request_id ORDER BY reserved_at, order_id LIMIT 1;
+
+-- name: spend_redemption!
+-- A later round's order took :discount off with the conversion's coupon.
+UPDATE coupon_redemptions SET discount = discount + :discount
+WHERE order_id = (SELECT order_id FROM coupon_redemptions WHERE request_id = :request_id
+                  ORDER BY reserved_at, order_id LIMIT 1);
 
 -- name: settle_redemption!
--- :status is 'redeemed' or 'released'; an order without a coupon, or one settled already, is untouched.
+-- :status is 'redeemed' (a round of the conversion was paid) or 'released' (its first round was
+-- not, so none was); a conversion without a coupon, or one settled already, is untouched.
 UPDATE coupon_redemptions SET status = :status, settled_at = now()
-WHERE order_id = :order_id AND status = 'reserved';
+WHERE request_id = :request_id AND status = 'reserved';
 
 -- Staff views (`stoppoc orders`, `stoppoc coupons`, `stoppoc catalog`): read only.
 
 -- name: list_orders
 -- record_class: OrderRow
 SELECT order_id, request_id, customer_id, cluster_id, round, usage_cycle_months, auto_renew, coupon_code,
-       subtotal, discount, tax, total, currency, created_at, lines
-FROM orders WHERE :customer_id::text IS NULL OR customer_id = :customer_id
+       subtotal, discount, tax, total, currency, created_at, lines, kind, renewal_id
+FROM orders
+WHERE (:customer_id::text IS NULL OR customer_id = :customer_id) AND (:kind::text IS NULL OR kind = :kind)
 ORDER BY created_at, order_id;
 
 -- name: order^
 -- record_class: OrderRow
 SELECT order_id, request_id, customer_id, cluster_id, round, usage_cycle_months, auto_renew, coupon_code,
-       subtotal, discount, tax, total, currency, created_at, lines
+       subtotal, discount, tax, total, currency, created_at, lines, kind, renewal_id
 FROM orders WHERE order_id = :order_id;
 
 -- name: list_coupons
@@ -109,7 +124,7 @@ GROUP BY c.code ORDER BY c.code;
 
 -- name: coupon_redemptions
 -- record_class: Redemption
-SELECT order_id, customer_id, discount, status, reserved_at, settled_at
+SELECT order_id, request_id, customer_id, discount, status, reserved_at, settled_at
 FROM coupon_redemptions WHERE code = :code ORDER BY reserved_at, order_id;
 
 -- Operators' and analysts' views (`stoppoc conversions`, `stoppoc reconcile`): read only.

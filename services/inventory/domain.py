@@ -4,6 +4,7 @@ import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from stoppoc.contract.base import CONVERTIBLE_KINDS, Billing, Rejection, ResourceKind
@@ -52,15 +53,37 @@ class Conversion:
     usage_cycle_months: int
     auto_renew: bool
     coupon_code: str | None
+    resource_ids: list[str] | None = None  # what the customer confirmed; None: the whole cluster
+    expected_total: int | None = None  # the total the portal showed; round 1 must match it
 
 
-def check_request(cluster: Cluster | None, customer_id: str, busy_with: str | None) -> Rejection | None:
-    """Can this customer stop POC on this cluster now?"""
+class Ending(StrEnum):
+    """What a paid round leads to."""
+
+    NEXT_ROUND = "next_round"  # POC servers or volumes joined the cluster meanwhile
+    COMPLETED = "completed"  # what was confirmed is converted; other POC ones remain
+    STOPPED = "stopped"  # nothing POC remains: the cluster's POC option goes off
+
+
+def after_paid_round(whole_cluster: bool, poc_left: Sequence[Resource]) -> Ending:
+    """A request for the whole cluster goes on while POC servers or volumes remain; one for a
+    confirmed list never takes a resource outside it, so it ends, leaving the POC option on."""
+    if not poc_left:
+        return Ending.STOPPED
+    return Ending.NEXT_ROUND if whole_cluster else Ending.COMPLETED
+
+
+def check_request(
+    cluster: Cluster | None, customer_id: str, busy_with: str | None, poc_left: bool = False
+) -> Rejection | None:
+    """Can this customer stop POC on this cluster now? A cluster whose POC option is off still
+    takes a stop while POC servers or volumes remain in it (one registered as POC after the
+    option went off), so that no resource is stranded on trial."""
     if cluster is None:
         return Rejection("cluster_not_found", "no such cluster is registered")
     if cluster.customer_id != customer_id:
         return Rejection("cluster_not_owned", f"cluster {cluster.cluster_id} belongs to another customer")
-    if not cluster.poc:
+    if not cluster.poc and not poc_left:
         return Rejection("cluster_not_poc", f"cluster {cluster.cluster_id} has its POC option off already")
     if busy_with is not None:
         return Rejection("conversion_in_progress", f"conversion {busy_with} of this cluster is in progress")

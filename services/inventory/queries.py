@@ -3,12 +3,13 @@
 import sys
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from stoppoc.services.inventory.domain import Cluster, Conversion, Resource
 from stoppoc.shared import queries
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ConversionRow(Conversion):
     status: str
     rounds: int
@@ -46,6 +47,53 @@ class ResourceBilling:
     usage_cycle_months: int | None
     auto_renew: bool | None
     paid_until: datetime | None
+    state: str  # poc, or the stage of its paid period
+    renewing: str | None
+
+
+@dataclass(frozen=True)
+class ClaimedCluster:
+    cluster_id: str
+    customer_id: str
+
+
+@dataclass(frozen=True)
+class BilledResource:
+    """A real resource and its paid period."""
+
+    resource_id: str
+    cluster_id: str
+    kind: str
+    billing: str
+    spec: dict[str, Any]
+    usage_cycle_months: int | None
+    auto_renew: bool | None
+    paid_until: datetime | None
+    lifecycle_stage: str
+    renewing_id: str | None
+
+
+@dataclass(frozen=True)
+class RenewalRow:
+    renewal_id: str
+    customer_id: str
+    cluster_id: str
+    usage_cycle_months: int
+    reason: str
+    resource_ids: list[str]
+    status: str
+    failure_reason: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class ExpiringResource:
+    resource_id: str
+    cluster_id: str
+    customer_id: str
+    paid_until: datetime
+    auto_renew: bool
+    reminded: list[float]
 
 
 # Operators' views (`stoppoc conversions`).

@@ -21,12 +21,19 @@ FROM clusters WHERE cluster_id = :cluster_id FOR UPDATE;
 UPDATE clusters SET poc = false, poc_stopped_at = :stopped_at, updated_at = now() WHERE cluster_id = :cluster_id;
 
 -- name: upsert_resource!
--- The platform's view of a resource; a conversion's own columns are left as they are.
-INSERT INTO resources (resource_id, cluster_id, kind, billing, spec)
-VALUES (:resource_id, :cluster_id, :kind, :billing, :spec)
+-- The platform's view of a resource; a conversion's own columns are left as they are. The
+-- billing period (paid_until, cycle, auto-renew) is changed only where the upsert names it; a
+-- paid_until moved into the future makes the resource active again.
+INSERT INTO resources (resource_id, cluster_id, kind, billing, spec, paid_until, usage_cycle_months, auto_renew)
+VALUES (:resource_id, :cluster_id, :kind, :billing, :spec, :paid_until, :usage_cycle_months, :auto_renew)
 ON CONFLICT (resource_id) DO UPDATE
 SET cluster_id = excluded.cluster_id, kind = excluded.kind, billing = excluded.billing,
-    spec = excluded.spec, deleted_at = NULL, updated_at = now();
+    spec = excluded.spec, deleted_at = NULL, updated_at = now(),
+    paid_until = coalesce(excluded.paid_until, resources.paid_until),
+    usage_cycle_months = coalesce(excluded.usage_cycle_months, resources.usage_cycle_months),
+    auto_renew = coalesce(excluded.auto_renew, resources.auto_renew),
+    lifecycle_stage = CASE WHEN excluded.paid_until > now() AND excluded.paid_until IS DISTINCT FROM resources.paid_until
+                           THEN 'active' ELSE resources.lifecycle_stage END;
 
 -- name: delete_resource^
 -- record_class: DeletedResource
@@ -73,17 +80,25 @@ SELECT coalesce(array_agg(resource_id ORDER BY resource_id), '{}') FROM converte
 
 -- name: conversion^
 -- record_class: ConversionRow
-SELECT request_id, customer_id, cluster_id, usage_cycle_months, auto_renew, coupon_code, status, rounds
+SELECT request_id, customer_id, cluster_id, usage_cycle_months, auto_renew, coupon_code, resource_ids,
+       expected_total, status, rounds
 FROM conversions WHERE request_id = :request_id;
 
 -- name: lock_conversion^
 -- record_class: ConversionRow
-SELECT request_id, customer_id, cluster_id, usage_cycle_months, auto_renew, coupon_code, status, rounds
+SELECT request_id, customer_id, cluster_id, usage_cycle_months, auto_renew, coupon_code, resource_ids,
+       expected_total, status, rounds
 FROM conversions WHERE request_id = :request_id FOR UPDATE;
 
 -- name: start_conversion!
-INSERT INTO conversions (request_id, customer_id, cluster_id, usage_cycle_months, auto_renew, coupon_code, status)
-VALUES (:request_id, :customer_id, :cluster_id, :usage_cycle_months, :auto_renew, :coupon_code, 'in_progress');
+INSERT INTO conversions (request_id, customer_id, cluster_id, usage_cycle_months, auto_renew, coupon_code,
+                         resource_ids, expected_total, status)
+VALUES (:request_id, :customer_id, :cluster_id, :usage_cycle_months, :auto_renew, :coupon_code,
+        :resource_ids, :expected_total, 'in_progress');
+
+-- name: converted_by$
+-- The resources a conversion made real, over all its rounds.
+SELECT coalesce(array_agg(resource_id ORDER BY resource_id), '{}') FROM resources WHERE converted_request_id = :request_id;
 
 -- name: record_rejected_conversion!
 INSERT INTO conversions (request_id, customer_id, cluster_id, usage_cycle_months, auto_renew, coupon_code,
@@ -121,12 +136,183 @@ SELECT c.cluster_id, c.customer_id, c.name, c.poc_expires_at,
        ARRAY(SELECT r.days_before FROM poc_reminders r
              WHERE r.cluster_id = c.cluster_id AND r.poc_expires_at = c.poc_expires_at) AS reminded
 FROM clusters c
-WHERE c.poc AND c.poc_expires_at > now() AND c.poc_expires_at <= now() + make_interval(secs => :days * 86400)
+WHERE c.poc AND c.poc_expires_at > now() AND c.poc_expires_at <= now() + make_interval(secs => :days::float8 * 86400)
 FOR UPDATE OF c SKIP LOCKED;
 
 -- name: record_reminder!
 INSERT INTO poc_reminders (cluster_id, poc_expires_at, days_before) VALUES (:cluster_id, :poc_expires_at, :days_before)
 ON CONFLICT DO NOTHING;
+
+-- Renewals of real servers and volumes, and their paid periods.
+
+-- name: renewal^
+-- record_class: RenewalRow
+SELECT renewal_id, customer_id, cluster_id, usage_cycle_months, reason, resource_ids, status, failure_reason, detail
+FROM renewals WHERE renewal_id = :renewal_id;
+
+-- name: lock_renewal^
+-- record_class: RenewalRow
+SELECT renewal_id, customer_id, cluster_id, usage_cycle_months, reason, resource_ids, status, failure_reason, detail
+FROM renewals WHERE renewal_id = :renewal_id FOR UPDATE;
+
+-- name: insert_renewal!
+INSERT INTO renewals (renewal_id, customer_id, cluster_id, usage_cycle_months, reason, resource_ids, status)
+VALUES (:renewal_id, :customer_id, :cluster_id, :usage_cycle_months, :reason, :resource_ids, 'requested');
+
+-- name: record_rejected_renewal!
+INSERT INTO renewals (renewal_id, customer_id, cluster_id, usage_cycle_months, reason, resource_ids, status,
+                      failure_reason, detail, finished_at)
+VALUES (:renewal_id, :customer_id, :cluster_id, :usage_cycle_months, 'manual', '{}', 'rejected',
+        :failure_reason, :detail, now());
+
+-- name: finish_renewal!
+UPDATE renewals SET status = :status, failure_reason = :failure_reason, detail = :detail, payment_id = :payment_id,
+                    amount = :amount, finished_at = now()
+WHERE renewal_id = :renewal_id;
+
+-- name: cluster_billed
+-- record_class: BilledResource
+SELECT resource_id, cluster_id, kind, billing, spec, usage_cycle_months, auto_renew, paid_until, lifecycle_stage,
+       renewing_id
+FROM resources WHERE cluster_id = :cluster_id AND deleted_at IS NULL ORDER BY resource_id;
+
+-- name: hold_for_renewal$
+-- The ids of the resources this renewal now holds: fewer than asked when another renewal got one first.
+WITH held AS (
+    UPDATE resources SET renewing_id = :renewal_id, updated_at = now()
+    WHERE resource_id = any(:resource_ids::text[]) AND renewing_id IS NULL
+    RETURNING resource_id
+)
+SELECT coalesce(array_agg(resource_id ORDER BY resource_id), '{}') FROM held;
+
+-- name: mark_renewal_attempted!
+-- An automatic renewal tries each paid_until once (then again on a credit, and once a day).
+UPDATE resources SET renewal_attempted_for = paid_until, renewal_attempted_at = now()
+WHERE resource_id = any(:resource_ids::text[]);
+
+-- name: release_renewal!
+UPDATE resources SET renewing_id = NULL, updated_at = now() WHERE renewing_id = :renewal_id;
+
+-- name: held_by_renewal
+-- record_class: BilledResource
+-- The resources a renewal holds that still exist and are still real: what its payment renews.
+SELECT resource_id, cluster_id, kind, billing, spec, usage_cycle_months, auto_renew, paid_until, lifecycle_stage,
+       renewing_id
+FROM resources
+WHERE renewing_id = :renewal_id AND deleted_at IS NULL AND billing = 'real' ORDER BY resource_id;
+
+-- name: renew_resource!
+-- :active: the new paid_until is in the future, so its stages start over.
+UPDATE resources
+SET paid_until = :paid_until, usage_cycle_months = :usage_cycle_months, renewing_id = NULL,
+    lifecycle_stage = CASE WHEN :active THEN 'active' ELSE lifecycle_stage END,
+    lifecycle_changed_at = CASE WHEN :active THEN now() ELSE lifecycle_changed_at END,
+    updated_at = now()
+WHERE resource_id = :resource_id AND renewing_id = :renewal_id;
+
+-- name: claim_clusters_due_for_renewal
+-- record_class: ClaimedCluster
+-- Clusters with a real server or volume to renew automatically now: its paid_until passed and
+-- no renewal tried it yet, or the last one failed :retry_seconds ago or more (and it is not due
+-- for deletion). A cluster another transaction holds is left to the next sweep.
+SELECT c.cluster_id, c.customer_id FROM clusters c
+WHERE EXISTS (
+    SELECT 1 FROM resources r
+    WHERE r.cluster_id = c.cluster_id AND r.billing = 'real' AND r.kind IN ('server', 'volume')
+      AND r.deleted_at IS NULL AND r.auto_renew AND r.paid_until <= now() AND r.renewing_id IS NULL
+      AND (r.renewal_attempted_for IS DISTINCT FROM r.paid_until
+           OR (r.lifecycle_stage <> 'deletion_due'
+               AND r.renewal_attempted_at <= now() - make_interval(secs => :retry_seconds))))
+ORDER BY c.cluster_id LIMIT :batch_size
+FOR UPDATE SKIP LOCKED;
+
+-- name: due_for_renewal
+-- record_class: BilledResource
+-- What claim_clusters_due_for_renewal found, read again once the cluster is locked.
+SELECT r.resource_id, r.cluster_id, r.kind, r.billing, r.spec, r.usage_cycle_months, r.auto_renew, r.paid_until,
+       r.lifecycle_stage, r.renewing_id
+FROM resources r
+WHERE r.cluster_id = :cluster_id AND r.billing = 'real' AND r.kind IN ('server', 'volume')
+  AND r.deleted_at IS NULL AND r.auto_renew AND r.paid_until <= now() AND r.renewing_id IS NULL
+  AND (r.renewal_attempted_for IS DISTINCT FROM r.paid_until
+       OR (r.lifecycle_stage <> 'deletion_due'
+           AND r.renewal_attempted_at <= now() - make_interval(secs => :retry_seconds)))
+ORDER BY r.resource_id;
+
+-- name: lock_clusters_with_failed_renewals
+-- record_class: ClaimedCluster
+-- A customer's clusters holding a real server or volume whose automatic renewal failed, still
+-- expired or suspended: a credit tries them again. Locked in one order, so credits never deadlock.
+SELECT c.cluster_id, c.customer_id FROM clusters c
+WHERE c.customer_id = :customer_id AND EXISTS (
+    SELECT 1 FROM resources r
+    WHERE r.cluster_id = c.cluster_id AND r.billing = 'real' AND r.kind IN ('server', 'volume')
+      AND r.deleted_at IS NULL AND r.auto_renew AND r.paid_until <= now() AND r.renewing_id IS NULL
+      AND r.renewal_attempted_for = r.paid_until AND r.lifecycle_stage <> 'deletion_due')
+ORDER BY c.cluster_id
+FOR UPDATE;
+
+-- name: failed_renewals
+-- record_class: BilledResource
+SELECT r.resource_id, r.cluster_id, r.kind, r.billing, r.spec, r.usage_cycle_months, r.auto_renew, r.paid_until,
+       r.lifecycle_stage, r.renewing_id
+FROM resources r
+WHERE r.cluster_id = :cluster_id AND r.billing = 'real' AND r.kind IN ('server', 'volume')
+  AND r.deleted_at IS NULL AND r.auto_renew AND r.paid_until <= now() AND r.renewing_id IS NULL
+  AND r.renewal_attempted_for = r.paid_until AND r.lifecycle_stage <> 'deletion_due'
+ORDER BY r.resource_id;
+
+-- name: claim_clusters_with_stages_due
+-- record_class: ClaimedCluster
+-- Clusters with a real server or volume past its paid_until and not being renewed (auto-renew
+-- off, or its automatic renewal failed) whose next stage has come.
+SELECT c.cluster_id, c.customer_id FROM clusters c
+WHERE EXISTS (
+    SELECT 1 FROM resources r
+    WHERE r.cluster_id = c.cluster_id AND r.billing = 'real' AND r.kind IN ('server', 'volume')
+      AND r.deleted_at IS NULL AND r.paid_until <= now() AND r.renewing_id IS NULL
+      AND (NOT coalesce(r.auto_renew, false) OR r.renewal_attempted_for = r.paid_until)
+      AND (r.lifecycle_stage = 'active'
+           OR (r.lifecycle_stage = 'expired' AND r.paid_until + make_interval(secs => :suspend_seconds) <= now())
+           OR (r.lifecycle_stage = 'suspended' AND r.paid_until + make_interval(secs => :delete_seconds) <= now())))
+ORDER BY c.cluster_id LIMIT :batch_size
+FOR UPDATE SKIP LOCKED;
+
+-- name: stages_due
+-- record_class: BilledResource
+SELECT r.resource_id, r.cluster_id, r.kind, r.billing, r.spec, r.usage_cycle_months, r.auto_renew, r.paid_until,
+       r.lifecycle_stage, r.renewing_id
+FROM resources r
+WHERE r.cluster_id = :cluster_id AND r.billing = 'real' AND r.kind IN ('server', 'volume')
+  AND r.deleted_at IS NULL AND r.paid_until <= now() AND r.renewing_id IS NULL
+  AND (NOT coalesce(r.auto_renew, false) OR r.renewal_attempted_for = r.paid_until)
+  AND (r.lifecycle_stage = 'active'
+       OR (r.lifecycle_stage = 'expired' AND r.paid_until + make_interval(secs => :suspend_seconds) <= now())
+       OR (r.lifecycle_stage = 'suspended' AND r.paid_until + make_interval(secs => :delete_seconds) <= now()))
+ORDER BY r.resource_id;
+
+-- name: advance_stage!
+UPDATE resources SET lifecycle_stage = :stage, lifecycle_changed_at = now(), updated_at = now()
+WHERE resource_id = :resource_id;
+
+-- name: resources_expiring_within
+-- record_class: ExpiringResource
+-- Real servers and volumes whose paid_until comes within :days days, with the offsets already reminded.
+SELECT r.resource_id, r.cluster_id, c.customer_id, r.paid_until, coalesce(r.auto_renew, false) AS auto_renew,
+       ARRAY(SELECT m.days_before FROM renewal_reminders m
+             WHERE m.resource_id = r.resource_id AND m.paid_until = r.paid_until) AS reminded
+FROM resources r JOIN clusters c ON c.cluster_id = r.cluster_id
+WHERE r.billing = 'real' AND r.kind IN ('server', 'volume') AND r.deleted_at IS NULL
+  AND r.paid_until > now() AND r.paid_until <= now() + make_interval(secs => :days::float8 * 86400)
+ORDER BY r.resource_id;
+
+-- name: record_renewal_reminder$
+-- true once per offset and paid_until, whichever instance gets there first.
+INSERT INTO renewal_reminders (resource_id, paid_until, days_before) VALUES (:resource_id, :paid_until, :days_before)
+ON CONFLICT DO NOTHING RETURNING true;
+
+-- name: db_now$
+SELECT now();
 
 -- Staff views (`stoppoc clusters`): read only.
 
@@ -137,7 +323,9 @@ WHERE :customer_id::text IS NULL OR customer_id = :customer_id ORDER BY cluster_
 
 -- name: cluster_billing
 -- record_class: ResourceBilling
-SELECT resource_id, kind, billing, converting_request_id AS converting, usage_cycle_months, auto_renew, paid_until
+-- state: poc while on trial, else where its paid period stands (active, expired, suspended, deletion_due).
+SELECT resource_id, kind, billing, converting_request_id AS converting, usage_cycle_months, auto_renew, paid_until,
+       CASE WHEN billing = 'poc' THEN 'poc' ELSE lifecycle_stage END AS state, renewing_id AS renewing
 FROM resources WHERE cluster_id = :cluster_id AND deleted_at IS NULL ORDER BY kind, resource_id;
 
 -- Operators' views (`stoppoc conversions`): read only.

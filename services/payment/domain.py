@@ -65,16 +65,29 @@ def wait_deadline(now: datetime, wait_seconds: float) -> datetime | None:
 
 
 def resolve_waits(balance: int, waiting: Iterable[Waiting], now: datetime) -> list[tuple[str, Settlement]]:
-    """What becomes of a customer's waiting orders, taken by deadline (oldest first, as every order
-    waits the same time): one the balance covers is settled; one past its deadline that it does not
-    cover fails; the first one still in time that it does not cover stops the walk, so the younger
-    ones keep waiting behind it rather than overtake it. Orders not named keep waiting."""
+    """What becomes of a customer's waiting orders, taken in the order they came (oldest first):
+    one the balance covers is settled; one past its deadline that it does not cover fails; the
+    first one still in time that it does not cover blocks the ones behind it, which then can
+    only fail at their own deadline, never settle ahead of it. Orders not named keep waiting."""
     decisions = []
-    for order in sorted(waiting, key=lambda w: w.wait_until):
-        outcome = settle(balance, order.amount)
+    ahead = 0  # what the blocking orders, still in time, will take first
+    for order in waiting:
+        outcome = settle_at_once(balance, ahead, order.amount)
         if outcome.settled:
             balance = outcome.balance_after
         elif order.wait_until > now:
-            break
+            ahead += order.amount
+            continue
         decisions.append((order.order_id, outcome))
     return decisions
+
+
+def settle_at_once(balance: int, reserved: int, amount: int) -> Settlement:
+    """Pay ``amount`` now from what the wallet holds beyond ``reserved`` (what older orders waiting
+    for funds will take first), or not at all. The shortfall is the top-up that would let it
+    through: ``amount + reserved - balance``."""
+    if balance < 0 or reserved < 0 or amount < 0:
+        raise ValueError("balance, reserved and amount are never negative")
+    if amount + reserved <= balance:
+        return Settlement(settled=True, balance_after=balance - amount, shortfall=0)
+    return Settlement(settled=False, balance_after=balance, shortfall=amount + reserved - balance)

@@ -1,16 +1,19 @@
 """Payment: settles orders from the customer's credit wallet, lets an order the wallet cannot
 cover wait for a top-up, takes wallet credits and refunds, and tells a quote what the wallet holds."""
 
+from stoppoc.contract.base import OrderKind
 from stoppoc.contract.commands import WalletCredit
 from stoppoc.contract.events import OrderCreated, WalletCredited, WalletCreditRejected
 from stoppoc.contract.replies import QuoteFund, StopPocQuoted
 from stoppoc.services.payment import domain, settlement
+from stoppoc.services.payment.queries import LedgerReference
 from stoppoc.services.payment.settlement import INSUFFICIENT_FUNDS, Payment
 from stoppoc.shared.handlers import HandlerRegistry, Reply
 from stoppoc.shared.ids import derived_id
 from stoppoc.shared.unit_of_work import UnitOfWork
 
 registry = HandlerRegistry()
+REFERENCE_CONFLICT = "reference_conflict"
 
 
 def payment_id_for(order_id: str) -> str:
@@ -22,9 +25,13 @@ async def credit_wallet(cmd: WalletCredit, uow: UnitOfWork) -> None:
     if refusal := domain.credit_refusal(cmd.reference, cmd.amount, uow.settings.max_credit):
         await uow.emit(WalletCreditRejected(**cmd.model_dump(), reason=domain.OVER_CEILING, detail=refusal))
         return
-    balance = await uow.q.lock_wallet(customer_id=cmd.customer_id)
-    if await uow.q.ledger_entry_exists(reference=cmd.reference):
+    await uow.q.lock_credit_reference(reference=cmd.reference)
+    used: LedgerReference | None = await uow.q.ledger_entry(reference=cmd.reference)
+    if used is not None:
+        if (used.customer_id, used.amount) != (cmd.customer_id, cmd.amount):
+            await _reject_credit(cmd, used, uow)
         return  # a retried credit with the same reference credits once
+    balance = await uow.q.lock_wallet(customer_id=cmd.customer_id)
     now = await uow.q.transaction_time()
     # Waits that ended before this credit came are decided on the balance they had.
     balance = await settlement.decide_waits(uow, cmd.customer_id, balance, now)
@@ -48,6 +55,29 @@ async def credit_wallet(cmd: WalletCredit, uow: UnitOfWork) -> None:
     await settlement.decide_waits(uow, cmd.customer_id, balance_after, now)
 
 
+async def _reject_credit(cmd: WalletCredit, used: LedgerReference, uow: UnitOfWork) -> None:
+    """The reference names another credit: refuse this one, loudly, once per distinct credit."""
+    if used.customer_id != cmd.customer_id:
+        clash = "another customer's ledger entry"
+    elif used.amount < 0:
+        clash = "a payment"
+    else:
+        clash = f"a credit of {used.amount} VND"
+    detail = (
+        f"reference {cmd.reference!r} was used already for {clash}; this credit of {cmd.amount} VND was not applied"
+    )
+    await uow.emit(
+        WalletCreditRejected(
+            customer_id=cmd.customer_id,
+            amount=cmd.amount,
+            reference=cmd.reference,
+            reason=REFERENCE_CONFLICT,
+            detail=detail,
+        ),
+        message_id=derived_id("credit_rejected", cmd.reference, cmd.customer_id, cmd.amount),
+    )
+
+
 @registry.on("order.created")
 async def pay_order(order: OrderCreated, uow: UnitOfWork) -> None:
     balance = await uow.q.lock_wallet(customer_id=order.customer_id)
@@ -55,20 +85,37 @@ async def pay_order(order: OrderCreated, uow: UnitOfWork) -> None:
         return  # the order was settled, failed or is waiting for funds already
     payment = Payment.of_order(order, payment_id_for(order.order_id))
     now = await uow.q.transaction_time()
-    outcome = domain.settle(balance, order.total)
+    # Waits that are over are decided first, so that they hold up nothing behind them.
+    balance = await settlement.decide_waits(uow, order.customer_id, balance, now)
+    # Never settled while an older order waits: what waits is more than the balance (or a
+    # credit would have settled the first of them), so the reserve leaves nothing for this one.
+    reserved = await uow.q.reserved_for_waits(customer_id=order.customer_id)
+    outcome = domain.settle_at_once(balance, reserved, order.total)
+    wait_until = domain.wait_deadline(now, uow.settings.funds_wait_seconds)
     if outcome.settled:
         await settlement.record(uow, payment, "settled", outcome.balance_after)
         await settlement.settle(uow, payment, outcome.balance_after, now)
-    elif wait_until := domain.wait_deadline(now, uow.settings.funds_wait_seconds):
+    elif order.kind is OrderKind.CONVERSION and wait_until:
+        # Not covered, or older orders wait for funds: it waits behind them.
         await settlement.record(uow, payment, "awaiting_funds", balance, wait_until=wait_until)
         await settlement.announce_wait(uow, payment, outcome, wait_until)
     else:
+        # A renewal never waits: credit only, at once.
         await settlement.record(uow, payment, "failed", balance, reason=INSUFFICIENT_FUNDS)
-        await settlement.announce_failure(uow, payment, outcome)
+        await settlement.announce_failure(uow, payment, outcome, reserved)
 
 
 @registry.query("payment.quote.fund")
 async def fund_quote(quote: QuoteFund, uow: UnitOfWork) -> Reply:
-    """The last hop of a quote: add what the wallet holds. Reads only; a quote creates no wallet."""
+    """The last hop of a quote: add what the wallet holds and what orders waiting for funds will
+    take from it first. Reads only; a quote creates no wallet."""
     balance = await uow.q.wallet_balance(customer_id=quote.customer_id) or 0
-    return Reply(StopPocQuoted(**dict(quote), wallet_balance=balance, wallet_covers=balance >= quote.total))
+    reserved = await uow.q.reserved_for_waits(customer_id=quote.customer_id)
+    return Reply(
+        StopPocQuoted(
+            **dict(quote),
+            wallet_balance=balance,
+            wallet_reserved=reserved,
+            wallet_covers=domain.settle_at_once(balance, reserved, quote.total).settled,
+        )
+    )

@@ -24,6 +24,12 @@ class WaitingPayment:
 
 
 @dataclass(frozen=True)
+class LedgerReference:
+    customer_id: str
+    amount: int
+
+
+@dataclass(frozen=True)
 class WalletBalance:
     customer_id: str
     balance: int

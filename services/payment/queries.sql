@@ -14,8 +14,14 @@ SELECT now();
 -- name: set_balance!
 UPDATE wallets SET balance = :balance, updated_at = now() WHERE customer_id = :customer_id;
 
--- name: ledger_entry_exists$
-SELECT EXISTS (SELECT 1 FROM ledger WHERE reference = :reference);
+-- name: lock_credit_reference!
+-- Two credits with one reference (for different customers, say) take turns, so the second
+-- finds the first in the ledger. Taken before the wallet lock.
+SELECT pg_advisory_xact_lock(hashtextextended('payment:credit:' || :reference::text, 0));
+
+-- name: ledger_entry^
+-- record_class: LedgerReference
+SELECT customer_id, amount FROM ledger WHERE reference = :reference;
 
 -- name: append_ledger!
 INSERT INTO ledger (customer_id, kind, amount, reference, order_id, balance_after)
@@ -37,11 +43,11 @@ VALUES (:payment_id, :order_id, :request_id, :round, :customer_id, :cluster_id, 
 
 -- name: lock_waiting_payments
 -- record_class: WaitingPayment
--- A customer's orders waiting for funds, locked: a credit and the sweep never both decide one.
+-- A customer's orders waiting for funds, oldest first, locked: a credit and the sweep never both decide one.
 SELECT payment_id, order_id, request_id, round, customer_id, cluster_id, amount, currency,
        lines, coalesce(terms, '{}') AS terms, wait_until
 FROM payments WHERE customer_id = :customer_id AND status = 'awaiting_funds'
-ORDER BY wait_until, created_at, order_id
+ORDER BY seq
 FOR UPDATE;
 
 -- name: decide_payment!
@@ -61,6 +67,10 @@ FOR UPDATE SKIP LOCKED;
 
 -- name: wallet_balance$
 SELECT balance FROM wallets WHERE customer_id = :customer_id;
+
+-- name: reserved_for_waits$
+-- What the customer's orders waiting for funds will take before anything younger.
+SELECT coalesce(sum(amount), 0)::bigint FROM payments WHERE customer_id = :customer_id AND status = 'awaiting_funds';
 
 -- Staff views (`stoppoc wallet`, `stoppoc payments`, `stoppoc orders`): read only.
 

@@ -186,7 +186,8 @@ async def settle(uow: UnitOfWork, payment: Payment, balance_after: int, settled_
     )
 
 
-async def announce_failure(uow: UnitOfWork, payment: Payment, outcome: domain.Settlement) -> None:
+async def announce_failure(uow: UnitOfWork, payment: Payment, outcome: domain.Settlement, reserved: int = 0) -> None:
+    """``reserved``: what older orders waiting for funds were to take first (in the shortfall)."""
     await uow.emit(
         PaymentFailed(
             reason=INSUFFICIENT_FUNDS,
@@ -195,6 +196,7 @@ async def announce_failure(uow: UnitOfWork, payment: Payment, outcome: domain.Se
             shortfall=outcome.shortfall,
             kind=payment.terms.kind,
             renewal_id=payment.terms.renewal_id,
+            wallet_reserved=reserved,
             **payment.identifiers,
         )
     )

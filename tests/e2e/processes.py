@@ -6,6 +6,7 @@ takes names takes instance names.
 """
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -51,6 +52,10 @@ class ServiceProcesses:
             "STOPPOC_PREFETCH": str(self.settings.prefetch),
             "STOPPOC_SWEEP_SECONDS": str(self.settings.sweep_seconds),
             "STOPPOC_FUNDS_WAIT_SECONDS": str(self.settings.funds_wait_seconds),
+            "STOPPOC_SUSPEND_AFTER_DAYS": str(self.settings.suspend_after_days),
+            "STOPPOC_DELETE_AFTER_DAYS": str(self.settings.delete_after_days),
+            "STOPPOC_RENEWAL_REMINDER_DAYS": json.dumps(self.settings.renewal_reminder_days),
+            "STOPPOC_RENEWAL_RETRY_DAYS": str(self.settings.renewal_retry_days),
             "STOPPOC_LOG_LEVEL": self.settings.log_level,
         }
 

@@ -8,6 +8,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -25,9 +26,12 @@ from tests.faults.chaos import Chaos, FaultCounts
 from tests.faults.injection import rabbitmqctl
 from tests.faults.invariants import Evidence, check_all
 from tests.faults.probes import SCHEMAS
+from tests.faults.renewal_invariants import RENEWAL_EVENTS
 from tests.faults.workload import Plan, Sender, load_catalog, plan
 
-# Production's retry settings, with the relay and the sweeps polling faster so a run is short.
+SECOND = 1 / 86_400  # in days
+# Production's retry settings, with the relay and the sweeps polling faster so a run is short,
+# and a paid resource's lifecycle in seconds rather than days.
 SUITE_SETTINGS = {
     "max_attempts": 5,
     "max_deliveries": 5,
@@ -36,6 +40,9 @@ SUITE_SETTINGS = {
     "sweep_seconds": 0.5,
     "funds_wait_seconds": 1.0,
     "prefetch": 8,
+    "suspend_after_days": 2 * SECOND,
+    "delete_after_days": 4 * SECOND,
+    "renewal_reminder_days": [10 * SECOND, 5 * SECOND],
 }
 
 
@@ -48,6 +55,7 @@ class Figures:
     requests: int
     messages_sent: int
     outcomes: Counter = field(default_factory=Counter)
+    renewals: Counter = field(default_factory=Counter)  # outcomes, stages and reminders of paid resources
     faults: FaultCounts = field(default_factory=FaultCounts)
     events_seen: int = 0
     republished: int = 0  # events the suite published again itself, as a broker redelivery would
@@ -70,6 +78,7 @@ class Figures:
             f"  customers            {sum(self.customers.values())} ({funding})",
             f"  requests             {self.requests} stop requests; {self.messages_sent} commands and poison sent",
             f"  outcomes             {outcomes}",
+            f"  renewals             {', '.join(f'{key} {n}' for key, n in sorted(self.renewals.items()))}",
             f"  faults               {f.kills} kills (SIGKILL), {f.sigterm_restarts} SIGTERM restarts, "
             f"{f.broker_cuts} broker connections closed, {f.database_cuts} database connections terminated",
             f"  events seen          {self.events_seen}; republished by the suite {self.republished}; "
@@ -96,7 +105,8 @@ async def run_suite(
         async with ContractClient(
             settings.amqp_url, names, source="/faults/portal", declare=registry.topology()
         ) as client:
-            the_plan = plan(conversions, seed, await load_catalog(database))
+            spread = conversions / 5 if seconds is None else seconds
+            the_plan = plan(conversions, seed, await load_catalog(database), spread)
             figures = Figures(
                 seed,
                 conversions,
@@ -116,7 +126,7 @@ async def run_suite(
                     client,
                     database,
                     random.Random(seed + 2),
-                    seconds=conversions / 5 if seconds is None else seconds,
+                    seconds=spread,
                     timeout=60 + conversions,
                 )
             finally:
@@ -156,6 +166,8 @@ async def _send(
     await sender.press(the_plan, seconds)
     with contextlib.suppress(TimeoutError):  # the invariants name each conversion that did not end
         await client.wait_for_outcomes(the_plan.request_ids, timeout=timeout)
+    with contextlib.suppress(TimeoutError):  # and each renewal that did not settle
+        await wait_until(lambda: _renewals_settled(database, the_plan), timeout=timeout, what="renewals settled")
 
 
 class Republisher:
@@ -192,6 +204,30 @@ class Republisher:
 
 async def _counted(database, query: str, expected: int) -> bool:
     return await database.fetchval(query) >= expected
+
+
+async def _renewals_settled(database, the_plan: Plan) -> bool:
+    """Every paid resource of the plan is past its last paid_until and settled: renewed into the
+    future, or due for deletion (after which nothing more happens to it); no renewal in flight,
+    and every renewal by hand answered."""
+    cases = the_plan.renewals
+    if not cases:
+        return True
+    if any(c.paid_until is None or c.paid_until > datetime.now(UTC) for c in cases):
+        return False
+    ids = [rid for case in cases for rid in case.resource_ids]
+    row = await database.fetchrow(
+        "SELECT count(*) AS registered, count(*) FILTER (WHERE renewing_id IS NOT NULL"
+        " OR (paid_until <= now() AND lifecycle_stage <> 'deletion_due')) AS unsettled"
+        " FROM inventory.resources WHERE resource_id = any($1::text[])",
+        ids,
+    )
+    manual = [c.manual["request_id"] for c in cases if c.manual]
+    answered = await database.fetchval(
+        "SELECT count(*) FROM inventory.renewals WHERE renewal_id = any($1::text[]) AND status <> 'requested'", manual
+    )
+    in_flight = await database.fetchval("SELECT count(*) FROM inventory.renewals WHERE status = 'requested'")
+    return row["registered"] == len(ids) and row["unsettled"] == 0 and answered == len(manual) and in_flight == 0
 
 
 async def queue_depths(names: Names) -> dict[str, int]:
@@ -237,6 +273,9 @@ async def _figure(
     for request_id in the_plan.request_ids:
         for final in client.outcomes.get(request_id, [])[:1]:
             figures.outcomes[f"{final.routing_key} {final.data.get('reason') or ''}".strip()] += 1
+    for key in RENEWAL_EVENTS:
+        if count := len(evidence.events[key]):
+            figures.renewals[key] = count
     figures.events_seen = len(client.copies)
     figures.duplicates_delivered = sum(n - 1 for n in client.copies.values())
     deliveries = messages = 0

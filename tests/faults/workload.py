@@ -1,4 +1,4 @@
-"""The batch of conversions the fault tests run, planned from a seed.
+"""The batch of conversions (and renewals, renewal_plan.py) the fault tests run, planned from a seed.
 
 Customers own several clusters each; their wallets are funded for all of their conversions
 (rich), about half (partial) or none (broke). Among the requests: unknown coupon codes and
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from stoppoc.contract.envelope import new_envelope
 from stoppoc.shared.client import ContractClient
 from tests.contract_data import SampleCluster, other, server, volume
+from tests.faults.renewal_plan import RenewalCase, RenewalSender, plan_case
 
 FLAVORS = ("general-2c4g", "general-4c8g", "general-8c16g")
 VOLUME_TYPES = ("ssd-standard", "ssd-premium", "hdd-standard")
@@ -92,6 +93,7 @@ class Plan:
     customers: dict[str, Customer]
     conversions: list[Conversion]
     poison: list[Poison]
+    renewals: list[RenewalCase] = field(default_factory=list)
 
     @property
     def request_ids(self) -> list[str]:
@@ -116,7 +118,8 @@ class Plan:
         twists = sum(
             c.twist in ("same_request", "same_message", "second_press", "deletion", "joiner") for c in self.conversions
         )
-        return registrations + credits + len(self.conversions) + twists + len(self.poison)
+        renewals = sum(1 + len(c.cluster.resources) + bool(c.manual) for c in self.renewals)
+        return registrations + credits + len(self.conversions) + twists + len(self.poison) + renewals
 
 
 TWISTS = (
@@ -130,7 +133,8 @@ TWISTS = (
 )
 
 
-def plan(conversions: int, seed: int, catalog: Catalog) -> Plan:
+def plan(conversions: int, seed: int, catalog: Catalog, seconds: float = 20.0) -> Plan:
+    """``seconds``: how long the run's requests are spread over (renewals fall due within it)."""
     rng = random.Random(seed)
     customers: dict[str, Customer] = {}
     planned: list[Conversion] = []
@@ -140,11 +144,13 @@ def plan(conversions: int, seed: int, catalog: Catalog) -> Plan:
         customers[customer_id] = Customer(customer_id, funding)
         for _ in range(min(rng.randint(2, 4), conversions - len(planned))):
             planned.append(_conversion(rng, customer_id, len(planned) + 1))
+    renewals = [case for c in customers if (case := plan_case(rng, c, seconds))]
     for customer in customers.values():
-        _fund(rng, customer, [c for c in planned if c.cluster.customer_id == customer.customer_id], catalog)
+        owned = [c for c in planned if c.cluster.customer_id == customer.customer_id]
+        _fund(rng, customer, owned, [r for r in renewals if r.customer_id == customer.customer_id], catalog)
     kinds = [*POISON_KINDS, *rng.choices(POISON_KINDS, k=max(0, conversions // 20 - len(POISON_KINDS)))]
     poison = [_poison(kind, f"poison-{seed}-{i}") for i, kind in enumerate(kinds, 1)]
-    return Plan(customers, planned, poison)
+    return Plan(customers, planned, poison, renewals)
 
 
 def _cluster(rng: random.Random, customer_id: str, number: int) -> SampleCluster:
@@ -191,13 +197,16 @@ def _conversion(rng: random.Random, customer_id: str, number: int) -> Conversion
     return conversion
 
 
-def _fund(rng: random.Random, customer: Customer, conversions: list[Conversion], catalog: Catalog) -> None:
+def _fund(
+    rng: random.Random, customer: Customer, conversions: list[Conversion], renewals: list[RenewalCase], catalog: Catalog
+) -> None:
     most = sum(
         catalog.most(
             [*c.cluster.servers, *c.cluster.volumes, *([c.joiner] if c.joiner else [])], c.request["usage_cycle_months"]
         )
         for c in conversions
     )
+    most += sum(catalog.most(r.cluster.resources, r.months_charged) for r in renewals)
     total = {"rich": most, "partial": most // 2, "broke": BROKE_CREDIT}[customer.funding]
     parts = rng.randint(1, 3)
     amounts = [total // parts] * (parts - 1) + [total - total // parts * (parts - 1)]
@@ -281,6 +290,7 @@ class Sender:
         self.client = client
         self.rng = rng
         self._background: list[asyncio.Task] = []
+        self._renewals = RenewalSender(client)
 
     async def register(self, plan_: Plan) -> None:
         messages = [("inventory.cluster.upsert", c.cluster) for c in plan_.clusters]
@@ -298,12 +308,13 @@ class Sender:
         """Every stop request with its twist, and the poison, spread over about ``seconds``,
         so that faults land while conversions are in flight."""
         actions = [self._conversion(c) for c in plan_.conversions] + [self._poison(p) for p in plan_.poison]
+        actions += [self._renewals.register(case) for case in plan_.renewals]
         self.rng.shuffle(actions)
         gap = seconds / len(actions)
         for action in actions:
             await action
             await asyncio.sleep(self.rng.uniform(0, 2 * gap))
-        await asyncio.gather(*self._background)
+        await asyncio.gather(*self._background, *self._renewals.background)
 
     async def _conversion(self, conversion: Conversion) -> None:
         sent = await self.client.send("inventory.stop_poc.request", conversion.request)

@@ -99,3 +99,13 @@ def test_an_upsert_stores_the_code_upper_case_and_its_times_in_utc():
 def test_an_upsert_that_makes_no_sense_is_invalid_data(fields, complaint):
     with pytest.raises(InvalidData, match=complaint):
         coupons.from_command(CouponUpsert(code="X", **fields))
+
+
+def test_a_later_round_takes_a_percent_coupons_percent_again_and_what_is_left_of_a_fixed_one():
+    percent = coupons.HeldRedemption("TEN", "percent", 10, discount=90_000, status="redeemed")
+    fixed = coupons.HeldRedemption("FLAT", "fixed", 150_000, discount=30_000, status="reserved")
+    spent = coupons.HeldRedemption("FLAT", "fixed", 150_000, discount=150_000, status="redeemed")
+
+    assert coupons.still_to_spend(percent) == CouponDiscount("TEN", "percent", 10)
+    assert coupons.still_to_spend(fixed) == CouponDiscount("FLAT", "fixed", 120_000)
+    assert coupons.still_to_spend(spent).amount_off(1_000_000) == 0

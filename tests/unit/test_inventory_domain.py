@@ -117,3 +117,23 @@ NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 def test_each_reminder_is_due_once_and_only_the_closest_when_several_passed(expires_in_days, reminded, due):
     expires_at = NOW + timedelta(days=expires_in_days)
     assert domain.due_reminder(expires_at, NOW, [7, 1], reminded) == due
+
+
+def test_a_cluster_whose_poc_option_is_off_still_takes_a_stop_while_poc_resources_remain():
+    # A node registered as POC after the option went off is not stranded: a later press converts it.
+    assert domain.check_request(domain.Cluster("c1", "cus", False), "cus", None, poc_left=True) is None
+
+
+@pytest.mark.parametrize(
+    ("whole_cluster", "left", "ending"),
+    [
+        (True, [resource("newcomer")], domain.Ending.NEXT_ROUND),
+        (False, [resource("not-confirmed")], domain.Ending.COMPLETED),
+        (True, [], domain.Ending.STOPPED),
+        (False, [], domain.Ending.STOPPED),
+    ],
+)
+def test_a_paid_round_goes_on_only_for_the_whole_cluster_and_stops_the_poc_option_only_when_none_is_left(
+    whole_cluster, left, ending
+):
+    assert domain.after_paid_round(whole_cluster, left) is ending

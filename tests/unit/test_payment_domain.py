@@ -52,12 +52,13 @@ def test_an_order_waits_the_configured_time_and_a_zero_wait_means_none():
         domain.wait_deadline(NOW, -1)
 
 
-def test_waiting_orders_settle_oldest_first_and_stop_at_the_first_not_covered():
-    orders = [waiting("young", 100, 30), waiting("old", 300, 10), waiting("big", 5_000, 20)]
+def test_waiting_orders_settle_in_the_order_they_came_and_stop_at_the_first_not_covered():
+    orders = [waiting("old", 300, 10), waiting("big", 5_000, 20), waiting("young", 100, 30)]
 
     decisions = domain.resolve_waits(450, orders, NOW)
 
-    # "old" settles; "big" is not covered and still in time, so "young" waits behind it.
+    # "old" settles; "big" is not covered and still in time, so "young" waits behind it
+    # although the balance left would cover it.
     assert decisions == [("old", domain.Settlement(settled=True, balance_after=150, shortfall=0))]
 
 
@@ -79,6 +80,16 @@ def test_an_order_past_its_deadline_that_the_balance_covers_settles():
     ]
 
 
+def test_an_order_behind_a_blocked_one_fails_at_its_deadline_without_settling_ahead_of_it():
+    # Waits of different lengths (the setting changed): the younger one's deadline came first.
+    orders = [waiting("blocker", 500, 60), waiting("younger", 100, -1)]
+
+    decisions = domain.resolve_waits(200, orders, NOW)
+
+    # What it lacked counts what the older order will take first: 100 + 500 - 200.
+    assert decisions == [("younger", domain.Settlement(settled=False, balance_after=200, shortfall=400))]
+
+
 def test_nothing_is_decided_for_orders_in_time_the_balance_does_not_cover():
     assert domain.resolve_waits(0, [waiting("a", 1, 5), waiting("b", 2, 6)], NOW) == []
 
@@ -87,25 +98,29 @@ def test_nothing_is_decided_for_orders_in_time_the_balance_does_not_cover():
     balance=amounts,
     orders=st.lists(st.tuples(st.integers(min_value=0, max_value=10**9), st.integers(-100, 100)), max_size=8),
 )
-def test_resolving_waits_never_spends_more_than_the_balance_and_fails_only_late_orders(balance, orders):
+def test_resolving_waits_never_spends_more_than_the_balance_nor_settles_out_of_order(balance, orders):
     waits = [waiting(f"o{i}", amount, left) for i, (amount, left) in enumerate(orders)]
-    by_id = {w.order_id: w for w in waits}
+    decisions = dict(domain.resolve_waits(balance, waits, NOW))
 
-    decisions = domain.resolve_waits(balance, waits, NOW)
-
-    spent = sum(by_id[order_id].amount for order_id, outcome in decisions if outcome.settled)
-    assert spent <= balance
-    running = balance
-    for order_id, outcome in decisions:
-        order = by_id[order_id]
-        assert outcome == domain.settle(running, order.amount)
+    running, ahead = balance, 0
+    for order in waits:
+        outcome = decisions.get(order.order_id)
+        if outcome is None:  # still waiting: in time, and not covered after what waits ahead of it
+            assert order.wait_until > NOW and order.amount + ahead > running
+            ahead += order.amount
+            continue
+        assert outcome == domain.settle_at_once(running, ahead, order.amount)
         assert outcome.settled or order.wait_until <= NOW  # only a wait that is over fails
+        assert not (outcome.settled and ahead)  # never settled ahead of an older one still waiting
         running = outcome.balance_after
-    decided = [order_id for order_id, _ in decisions]
-    assert len(set(decided)) == len(decided)
-    left = [w for w in sorted(waits, key=lambda w: w.wait_until) if w.order_id not in decided]
-    if left:  # what keeps waiting sits behind an order in time that the balance does not cover
-        assert left[0].wait_until > NOW and left[0].amount > running
+    assert 0 <= running <= balance
+
+
+def test_settling_at_once_leaves_what_older_waiting_orders_will_take():
+    assert domain.settle_at_once(1_000, 300, 700) == domain.Settlement(settled=True, balance_after=300, shortfall=0)
+    assert domain.settle_at_once(1_000, 300, 701) == domain.Settlement(settled=False, balance_after=1_000, shortfall=1)
+    # Older orders waiting for more than the balance: nothing is left, the top-up needed is the lot.
+    assert domain.settle_at_once(100, 500, 50) == domain.Settlement(settled=False, balance_after=100, shortfall=450)
 
 
 @pytest.mark.parametrize(

@@ -231,3 +231,13 @@ def test_an_order_adds_up_exactly_to_its_lines(resources, cycles, pick, coupon, 
     for line in order.lines:  # each line's share is its exact proportional share, within one dong
         exact_share_times_base = order.coupon_discount * (line.amount - line.cycle_discount)
         assert abs(line.coupon_discount * base - exact_share_times_base) < max(base, 1)
+
+
+def test_an_order_must_charge_exactly_the_total_the_customer_was_shown():
+    order = price([server("srv-1")])
+
+    assert domain.check_expected_total(order, None) is None
+    assert domain.check_expected_total(order, order.total) is None
+    changed = domain.check_expected_total(order, order.total - 1)
+    assert changed.reason == "price_changed"
+    assert f"{order.total} VND" in changed.detail and f"{order.total - 1} VND" in changed.detail

@@ -8,8 +8,8 @@ from stoppoc.contract.events import FOR_SUBSCRIBERS
 from stoppoc.services import registry
 from stoppoc.shared.topology import QueueBindings
 
-# Commands of the contract's Additions whose handler is being built (issue 8); empty once it lands.
-AWAITING_A_HANDLER = {"inventory.renewal.request"}
+# Commands of the contract whose handler is being built; empty when every command has one.
+AWAITING_A_HANDLER: set[str] = set()
 
 
 @pytest.fixture(scope="module")

@@ -66,6 +66,13 @@ class OrderKind(StrEnum):
     RENEWAL = "renewal"
 
 
+class RenewalReason(StrEnum):
+    """Why a renewal was requested (``renewal.requested`` reason)."""
+
+    AUTO_RENEW = "auto_renew"  # paid_until passed with auto-renew on, or a retry of that
+    MANUAL = "manual"  # the customer's inventory.renewal.request
+
+
 class Language(StrEnum):
     VI = "vi"
     EN = "en"

@@ -41,6 +41,9 @@ class StopPocRequested(Message):
     auto_renew: bool
     coupon_code: str | None
     resources: list[RequestedResource] = Field(min_length=1)
+    # Added: round 1 carries the request's expected_total; checkout rejects the order
+    # (`price_changed`) when its total differs.
+    expected_total: int | None = money(default=None, ge=0)
 
 
 class StopPocRejected(Message):
@@ -147,6 +150,8 @@ class PaymentFailed(Message):
     shortfall: int = money(ge=0)
     kind: OrderKind = OrderKind.CONVERSION
     renewal_id: Id | None = None
+    # Added: what older orders waiting for funds will take first; shortfall accounts for it.
+    wallet_reserved: int = money(default=0, ge=0)
 
 
 class ResourcesConverted(Message):
@@ -251,13 +256,22 @@ class RenewalRequested(Message):
     reason: str  # auto_renew or manual
 
 
+class RenewedResource(Message):
+    resource_id: Id
+    previous_paid_until: datetime | None
+    paid_until: datetime
+
+
 class ResourcesRenewed(Message):
     renewal_id: Id
     customer_id: Id
     cluster_id: Id
     resource_ids: list[Id]
     usage_cycle_months: int
-    paid_until: datetime
+    paid_until: datetime  # the earliest new paid_until of the renewed resources
+    # Added: each resource's paid_until before and after (they differ when the resources did).
+    resources: list[RenewedResource] = Field(default_factory=list)
+    amount: int | None = money(default=None, ge=0)
 
 
 class RenewalFailed(Message):
@@ -267,6 +281,13 @@ class RenewalFailed(Message):
     resource_ids: list[Id]
     reason: str
     detail: str
+    # Added, for the customer's message: the renewal's terms and, when the wallet was short,
+    # what it cost and what was missing.
+    usage_cycle_months: int | None = None
+    paid_until: datetime | None = None  # the earliest paid_until of its resources, unchanged
+    amount: int | None = money(default=None, ge=0)
+    balance: int | None = money(default=None, ge=0)
+    shortfall: int | None = money(default=None, ge=0)
 
 
 class RenewalRejected(Message):
@@ -355,7 +376,6 @@ FOR_SUBSCRIBERS: frozenset[str] = frozenset(
         "resources.converted",
         "stop_poc.completed",
         "wallet.credit_rejected",
-        "renewal.requested",
         "resources.renewed",
         "renewal.failed",
         "renewal.rejected",

@@ -1,0 +1,99 @@
+"""Checkout across the rounds of a conversion, and renewals, against a real RabbitMQ and
+PostgreSQL: one coupon redemption per conversion, released only if no round was paid; renewal
+orders priced like a round, without a coupon."""
+
+import uuid
+
+import pytest
+
+from tests.contract_data import publish_event
+from tests.infrastructure import running
+from tests.integration.test_checkout import BOOT, SERVER, for_request, requested
+from tests.integration.test_coupons import coupon, payment_failed, payment_settled, upsert
+
+pytestmark = pytest.mark.integration
+
+
+def round_of(first: dict, round_: int, resources: list[dict]) -> dict:
+    return {**first, "round": round_, "resources": resources}
+
+
+async def order_of(client, data: dict) -> dict:
+    await publish_event(client, "stop_poc.requested", data)
+    return (
+        await client.wait_for(
+            "order.created", lambda d: (d["request_id"], d["round"]) == (data["request_id"], data["round"])
+        )
+    ).data
+
+
+async def redemptions(database, code: str) -> list[tuple[str, int]]:
+    rows = await database.fetch(
+        "SELECT status, discount FROM checkout.coupon_redemptions WHERE code = $1 ORDER BY reserved_at", code
+    )
+    return [(row["status"], row["discount"]) for row in rows]
+
+
+async def test_a_later_rounds_unpaid_order_keeps_the_coupon_used_by_the_paid_first_round(settings, client, database):
+    first = requested(coupon_code="once", usage_cycle_months=1, resources=[BOOT])
+    async with running(settings, "checkout"):
+        await upsert(client, database, coupon("ONCE", kind="fixed", value=100_000, per_customer_limit=1))
+        round_1 = await order_of(client, first)
+        await publish_event(client, "payment.settled", payment_settled(round_1))
+        round_2 = await order_of(client, round_of(first, 2, [SERVER]))
+        await publish_event(client, "payment.failed", payment_failed(round_2))
+        # The customer's one use is spent: another conversion of theirs cannot have it.
+        other = requested(coupon_code="ONCE", usage_cycle_months=1)
+        await publish_event(client, "stop_poc.requested", other)
+        refused = (await client.wait_for("order.rejected", for_request(other["request_id"]))).data
+
+    off = [sum(line["coupon_discount"] for line in o["lines"]) for o in (round_1, round_2)]
+    assert off == [60_000, 40_000]  # the 20 GiB boot volume's 60,000, then what is left of 100,000
+    assert await redemptions(database, "ONCE") == [("redeemed", 100_000)]
+    assert refused["reason"] == "coupon_limit_reached"
+
+
+async def test_an_unpaid_first_round_gives_the_coupon_back(settings, client, database):
+    first = requested(coupon_code="ONCE", resources=[SERVER])
+    async with running(settings, "checkout"):
+        await upsert(client, database, coupon("ONCE", max_redemptions=1))
+        round_1 = await order_of(client, first)
+        await publish_event(client, "payment.failed", payment_failed(round_1))
+        again = await order_of(client, requested(coupon_code="ONCE", resources=[SERVER]))
+
+    assert again["coupon_code"] == "ONCE"
+    assert [status for status, _ in await redemptions(database, "ONCE")] == ["released", "reserved"]
+
+
+async def test_a_renewal_is_priced_like_a_round_without_a_coupon_and_its_order_says_so(settings, client, database):
+    renewal_id = str(uuid.uuid4())
+    renewal = {
+        "renewal_id": renewal_id,
+        "customer_id": "cus-1",
+        "cluster_id": "cl-1",
+        "usage_cycle_months": 12,
+        "resources": [SERVER, BOOT],
+        "reason": "auto_renew",
+    }
+    offered = {**renewal, "renewal_id": str(uuid.uuid4()), "usage_cycle_months": 2}
+    async with running(settings, "checkout"):
+        await publish_event(client, "renewal.requested", renewal)
+        await publish_event(client, "renewal.requested", offered)
+        created = (await client.wait_for("order.created", for_request(renewal_id))).data
+        rejected = (await client.wait_for("order.rejected", for_request(offered["renewal_id"]))).data
+        conversion = await order_of(client, requested(usage_cycle_months=12, resources=[SERVER, BOOT]))
+
+    assert (created["kind"], created["renewal_id"], created["round"], created["auto_renew"]) == (
+        "renewal",
+        renewal_id,
+        1,
+        True,
+    )
+    assert created["coupon_code"] is None and created["total"] == conversion["total"]
+    assert (rejected["kind"], rejected["renewal_id"], rejected["reason"]) == (
+        "renewal",
+        offered["renewal_id"],
+        "invalid_usage_cycle",
+    )
+    kinds = await database.fetch("SELECT kind, renewal_id FROM checkout.orders ORDER BY created_at")
+    assert [(row["kind"], row["renewal_id"]) for row in kinds] == [("renewal", renewal_id), ("conversion", None)]

@@ -1,0 +1,151 @@
+"""Inventory's renewals against a real RabbitMQ and PostgreSQL, with checkout and payment played
+by the test: what a renewal's payment buys, and what it gives back."""
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.contract_data import SampleCluster, handled, publish_event, server, unique_id, volume, wait_until
+from tests.infrastructure import running
+
+pytestmark = pytest.mark.integration
+
+PAID_UNTIL = datetime.now(UTC) - timedelta(hours=1)
+
+
+def paid_cluster(auto_renew: bool = True) -> SampleCluster:
+    cluster = SampleCluster(poc=False)
+    billing = {"paid_until": PAID_UNTIL.isoformat(), "usage_cycle_months": 1, "auto_renew": auto_renew}
+    cluster.servers = [{**server(cluster.cluster_id, billing="real"), **billing}]
+    cluster.volumes = [{**volume(cluster.cluster_id, "boot", billing="real"), **billing}]
+    cluster.others = []
+    return cluster
+
+
+def paid(renewal: dict, price: int = 1_000) -> dict:
+    ids = [r["resource_id"] for r in renewal["resources"]]
+    return {
+        "payment_id": str(uuid.uuid4()),
+        "order_id": str(uuid.uuid4()),
+        "request_id": renewal["renewal_id"],
+        "round": 1,
+        "customer_id": renewal["customer_id"],
+        "cluster_id": renewal["cluster_id"],
+        "amount": price * len(ids),
+        "currency": "VND",
+        "method": "credit_wallet",
+        "balance_after": 0,
+        "resource_ids": ids,
+        "settled_at": datetime.now(UTC).isoformat(),
+        "lines": [{"resource_id": rid, "total": price} for rid in ids],
+        "kind": "renewal",
+        "renewal_id": renewal["renewal_id"],
+    }
+
+
+def unpaid(renewal: dict) -> dict:
+    return {
+        "order_id": str(uuid.uuid4()),
+        "request_id": renewal["renewal_id"],
+        "round": 1,
+        "customer_id": renewal["customer_id"],
+        "cluster_id": renewal["cluster_id"],
+        "reason": "insufficient_funds",
+        "amount": 2_000,
+        "balance": 0,
+        "shortfall": 2_000,
+        "kind": "renewal",
+        "renewal_id": renewal["renewal_id"],
+    }
+
+
+async def refunds(database) -> list[dict]:
+    rows = await database.fetch("SELECT body FROM inventory.outbox WHERE routing_key = 'payment.wallet.credit'")
+    return [json.loads(row["body"])["data"] for row in rows]
+
+
+async def test_a_resource_deleted_while_its_renewal_is_paid_is_refunded_and_the_others_renewed(
+    settings, client, database
+):
+    cluster = paid_cluster()
+    async with running(settings, "inventory"):
+        await cluster.register(client)
+        renewal = (await client.wait_for("renewal.requested")).data
+        gone = cluster.volumes[0]["resource_id"]
+        await client.send("inventory.resource.delete", {"resource_id": gone})
+        await client.wait_for("resource.deleted")
+        payment = paid(renewal, price=4_000)
+        await publish_event(client, "payment.settled", payment)
+        renewed = (await client.wait_for("resources.renewed")).data
+
+    assert renewed["resource_ids"] == [cluster.servers[0]["resource_id"]]
+    assert await refunds(database) == [
+        {"customer_id": cluster.customer_id, "amount": 4_000, "reference": f"refund:{payment['payment_id']}:{gone}"}
+    ]
+    assert await database.fetchval("SELECT count(*) FROM inventory.resources WHERE renewing_id IS NOT NULL") == 0
+
+
+async def test_a_payment_for_a_renewal_that_failed_already_is_given_back_whole(settings, client, database):
+    cluster = paid_cluster()
+    async with running(settings, "inventory"):
+        await cluster.register(client)
+        renewal = (await client.wait_for("renewal.requested")).data
+        await publish_event(client, "payment.failed", unpaid(renewal))
+        failed = (await client.wait_for("renewal.failed")).data
+        late = paid(renewal)
+        sent = await publish_event(client, "payment.settled", late)
+        await wait_until(lambda: handled(database, "inventory", sent.id), what="the late payment handled")
+
+    assert (failed["reason"], failed["shortfall"], failed["amount"]) == ("insufficient_funds", 2_000, 2_000)
+    assert not client.seen("resources.renewed")
+    assert sorted(r["reference"] for r in await refunds(database)) == sorted(
+        f"refund:{late['payment_id']}:{rid}" for rid in late["resource_ids"]
+    )
+
+
+async def test_a_renewal_by_hand_sent_twice_is_one_renewal(settings, client, database):
+    cluster = paid_cluster(auto_renew=False)
+    request = {
+        "request_id": unique_id("renew"),
+        "customer_id": cluster.customer_id,
+        "cluster_id": cluster.cluster_id,
+        "usage_cycle_months": 3,
+    }
+    async with running(settings, "inventory"):
+        await cluster.register(client)
+        # The portal retried: a new message id, the same request.
+        sent = [await client.send("inventory.renewal.request", request) for _ in range(2)]
+        await wait_until(lambda: handled(database, "inventory", *(m.id for m in sent)), what="both handled")
+        requested = (await client.wait_for("renewal.requested")).data
+
+    assert (requested["renewal_id"], requested["reason"], requested["usage_cycle_months"]) == (
+        request["request_id"],
+        "manual",
+        3,
+    )
+    assert sorted(r["resource_id"] for r in requested["resources"]) == sorted(
+        r["resource_id"] for r in cluster.resources
+    )
+    assert len(client.seen("renewal.requested")) == 1
+
+
+async def test_a_renewal_whose_resources_are_all_gone_when_paid_fails_and_is_refunded(settings, client, database):
+    cluster = paid_cluster()
+    async with running(settings, "inventory"):
+        await cluster.register(client)
+        renewal = (await client.wait_for("renewal.requested")).data
+        for resource in cluster.resources:
+            await client.send("inventory.resource.delete", {"resource_id": resource["resource_id"]})
+        for resource in cluster.resources:
+            await client.wait_for("resource.deleted", lambda d, r=resource: d["resource_id"] == r["resource_id"])
+        payment = paid(renewal)
+        await publish_event(client, "payment.settled", payment)
+        failed = (await client.wait_for("renewal.failed")).data
+
+    assert (failed["renewal_id"], failed["reason"]) == (renewal["renewal_id"], "resources_gone")
+    assert not client.seen("resources.renewed")
+    assert sorted(r["reference"] for r in await refunds(database)) == sorted(
+        f"refund:{payment['payment_id']}:{rid}" for rid in payment["resource_ids"]
+    )
