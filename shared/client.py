@@ -26,14 +26,20 @@ FINAL_EVENTS = ("cluster.poc_stopped", "stop_poc.completed", "stop_poc.failed", 
 
 class ContractClient:
     def __init__(
-        self, amqp_url: str, names: Names, source: str = "/stoppoc/client", declare: Topology | None = None
+        self,
+        amqp_url: str,
+        names: Names,
+        source: str = "/stoppoc/client",
+        declare: Topology | None = None,
+        queues: topology.QueueOptions | None = None,
     ) -> None:
-        """``declare``: the service queues to declare on connecting, so that commands sent before
-        a service starts wait in its queue."""
+        """``declare``: the service queues to declare on connecting (as ``queues`` says), so that
+        commands sent before a service starts wait in its queue."""
         self.amqp_url = amqp_url
         self.names = names
         self.source = source
         self._declare = declare
+        self._queues = queues
         self.events: list[Envelope] = []
         # How many copies of each event id arrived: more than one only where a publisher crashed
         # between the broker's confirm and recording it (at-least-once publishing).
@@ -65,7 +71,7 @@ class ContractClient:
         except OSError as error:
             raise unreachable("RabbitMQ", self.amqp_url, error) from error
         self._channel = await self._connection.channel(publisher_confirms=True)
-        await topology.declare(self._channel, self.names, self._declare or {})
+        await topology.declare(self._channel, self.names, self._declare or {}, self._queues)
         events = await self._channel.get_exchange(self.names.events)
         queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(events, routing_key="#")

@@ -13,6 +13,14 @@ class OutboxRow:
     exchange: str
     routing_key: str
     body: bytes
+    traceparent: str | None
+    correlation_id: str | None
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    pending: int
+    oldest_age_seconds: float
 
 
 @dataclass(frozen=True)
@@ -21,4 +29,8 @@ class Redelivery:
     handled: bool  # the message's id is in the inbox: its effects are committed
 
 
-QUERIES = queries.load("stoppoc.shared", "messaging.sql", rows={"OutboxRow": OutboxRow, "Redelivery": Redelivery})
+QUERIES = queries.load(
+    "stoppoc.shared",
+    "messaging.sql",
+    rows={"OutboxRow": OutboxRow, "OutboxBacklog": OutboxBacklog, "Redelivery": Redelivery},
+)

@@ -2,9 +2,10 @@
 machine running RabbitMQ and PostgreSQL locally."""
 
 from functools import lru_cache
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -41,6 +42,37 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
 
     log_level: str = "INFO"
+
+    # --- Operating it: HTTP probes and metrics, queues, brokers, limits (docs/operations.md) ---
+    # `stoppoc run` serves /health/live, /health/ready and /metrics on this address when the port
+    # is set (unset: no HTTP).
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(default=None, ge=0, le=65535)
+    # Service and dead-letter queues: replicated quorum queues, or classic ones (a single node).
+    queue_type: Literal["quorum", "classic"] = "quorum"
+    # More addresses of the same RabbitMQ cluster, comma-separated: when the node in use cannot be
+    # reached, a service connects to the next one by itself.
+    amqp_failover_urls: Annotated[list[str], NoDecode] = []
+    # A body larger than this is dead-lettered unread (`message_too_large`). Keep RabbitMQ's own
+    # max_message_size at least this large.
+    max_message_bytes: int = Field(default=1_048_576, ge=1024)
+    # While its database is unreachable a service holds the messages in hand (consumers paused);
+    # past this it hands them back to the queue, well before RabbitMQ's consumer timeout (30 min).
+    outage_hold_seconds: float = Field(default=900, gt=0)
+    # Spans as OTLP JSON lines into this file, besides any exporter the OTEL_* variables set.
+    traces_file: str | None = None
+
+    @field_validator("amqp_failover_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @property
+    def amqp_urls(self) -> list[str]:
+        """Every broker address, the primary first."""
+        return [self.amqp_url, *(url for url in self.amqp_failover_urls if url != self.amqp_url)]
 
 
 @lru_cache
