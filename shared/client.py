@@ -17,7 +17,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 
 from stoppoc.contract.envelope import CONTENT_TYPE, Envelope, new_envelope
 from stoppoc.contract.errors import InvalidEnvelope, unreachable
-from stoppoc.shared import topology
+from stoppoc.shared import topology, tracing
 from stoppoc.shared.topology import Names, Topology
 
 Predicate = Callable[[dict[str, Any]], bool]
@@ -125,7 +125,9 @@ class ContractClient:
             self._pending.pop(envelope.id, None)
 
     async def send(self, routing_key: str, data: dict[str, Any], *, message_id: str | None = None) -> Envelope:
-        """Send a command; its correlation id is the stop request id where there is one."""
+        """Send a command; its correlation id is the stop request id where there is one, and it
+        carries the caller's trace context (the current OpenTelemetry span), if any."""
+        context = tracing.trace_context()
         envelope = new_envelope(
             routing_key,
             data,
@@ -133,6 +135,8 @@ class ContractClient:
             subject=data.get("cluster_id"),
             correlationid=data.get("request_id"),
             message_id=message_id,
+            traceparent=context.get("traceparent"),
+            tracestate=context.get("tracestate"),
         )
         await self.publish(self.names.commands, routing_key, envelope.to_json(), message_id=envelope.id)
         return envelope

@@ -86,7 +86,12 @@ class HttpServer:
         return port
 
     async def start(self) -> None:
-        where = f"{self._server.config.host}:{self._server.config.port}"
+        config = self._server.config
+        where = f"{config.host}:{config.port}"
+        # What uvicorn's own serve() does before startup.
+        if not config.loaded:
+            config.load()
+        self._server.lifespan = config.lifespan_class(config)
         try:
             await self._server.startup()
         except SystemExit as exit_:  # uvicorn exits when it cannot bind (the port is taken, say)
