@@ -14,6 +14,7 @@ and its fix show in ``/health/ready``.
 
 import asyncio
 import contextlib
+import contextvars
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -118,7 +119,10 @@ class DatabaseWatch:
         self._up.clear()
         self.since = time.monotonic()
         await self._gate.close("database", f"database unreachable: {detail}")
-        self._probe = asyncio.create_task(self._until_back(), name=f"database-probe-{self._gate.service}")
+        # A context of its own: not the log context of the message that noticed the outage.
+        self._probe = asyncio.create_task(
+            self._until_back(), name=f"database-probe-{self._gate.service}", context=contextvars.Context()
+        )
 
     async def wait_until_up(self, timeout: float) -> bool:
         """Wait for the end of the outage; False if it lasted longer than ``timeout``."""
