@@ -31,7 +31,9 @@ class FailoverConnection(RobustConnection):
     # private method; naming it here overrides it (aio-pika is pinned: see pyproject.toml).
     async def _RobustConnection__connect_transport(self) -> None:
         original = RobustConnection._RobustConnection__connect_transport  # type: ignore[attr-defined]
-        urls = self.urls or (self.url,)
+        # FastStream passes options (the connection's name) as the first URL's query: every address gets them.
+        query = self._query = getattr(self, "_query", None) or self.url.query
+        urls = tuple(url.with_query(query) for url in self.urls) or (self.url,)
         failure: BaseException | None = None
         for offset in range(len(urls)):
             index = (self._next + offset) % len(urls)
