@@ -16,8 +16,9 @@ where ``STOPPOC_QUEUE_TYPE=classic`` (docs/reliability.md, "Quorum queues").
 Declared idempotently, so any service, ``stoppoc migrate`` or a test can come up first.
 """
 
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -140,24 +141,28 @@ def _mismatch(error: ChannelPreconditionFailed, options: QueueOptions) -> QueueM
     a delivery limit above the service's own (the service still dead-letters first)."""
     found = _INEQUIVALENT.search(str(error))
     if found is None:
-        return None
+        return QueueMismatch("?", "arguments", "these", str(error), "see RabbitMQ's words")
     queue, argument = found["queue"], found["arg"]
     wanted, current = (_value(found[side]) for side in ("wanted", "current"))
     if argument == "x-queue-type":
-        other = "classic" if options.type == "quorum" else "quorum"
-        current = current if current not in ("", "none") else "classic"
-        fix = (
-            f"set STOPPOC_QUEUE_TYPE={other} to go on with it, or move it to {options.type}: stop the services,"
-            f" let it drain, delete it (rabbitmqctl delete_queue {queue}) and run `stoppoc migrate`"
-        )
-        return QueueMismatch(queue, "type", options.type, current, fix)
+        return _type_mismatch(queue, options, current if current not in ("", "none") else "classic")
     if argument == DELIVERY_LIMIT and current.isdigit() and int(current) >= options.max_deliveries:
         return None
-    fix = (
-        "delete the queue once drained and run `stoppoc migrate`,"
-        f" or declare it as it is (STOPPOC_MAX_DELIVERIES={current})"
-    )
+    fix = "delete the queue once drained and run `stoppoc migrate`"
+    if argument == DELIVERY_LIMIT:
+        fix += f", or run the services with STOPPOC_MAX_DELIVERIES={current}"
     return QueueMismatch(queue, argument, wanted, current, fix)
+
+
+def _type_mismatch(queue: str, options: QueueOptions, current: str) -> QueueMismatch:
+    queues = [queue] if queue.endswith(".dlq") else [queue, f"{queue}.dlq"]
+    deletes = "; ".join(f"rabbitmqctl delete_queue {name}" for name in queues)
+    fix = (
+        f"set STOPPOC_QUEUE_TYPE={current} to go on with it, or move to {options.type}: stop the services, let"
+        f" the queue drain, keep what its dead-letter queue holds, delete them ({deletes})"
+        " and run `stoppoc migrate`"
+    )
+    return QueueMismatch(queue, "type", options.type, current, fix)
 
 
 def _value(text: str) -> str:
@@ -184,23 +189,39 @@ async def declare(
     dlx = await channel.declare_exchange(names.dlx, ExchangeType.DIRECT, durable=True)
     for service, bindings in topology.items():
         queue_name = names.queue(service)
+        queue = await _declare_queue(channel, queue_name, functools.partial(_service_queue, names, queue_name), options)
         dead_letters = await _declare_queue(
-            channel, names.dead_letter_queue(service), options.dead_letter_queue(), options
+            channel, names.dead_letter_queue(service), QueueOptions.dead_letter_queue, options
         )
         await dead_letters.bind(dlx, routing_key=queue_name)
-        queue = await _declare_queue(channel, queue_name, options.service_queue(names, queue_name), options)
         for exchange_key, routing_keys in bindings.items():
             for routing_key in routing_keys:
                 await queue.bind(exchanges[exchange_key], routing_key=routing_key)
 
 
+def _service_queue(names: Names, queue_name: str, options: QueueOptions) -> dict[str, Any]:
+    return options.service_queue(names, queue_name)
+
+
 async def _declare_queue(
-    channel: AbstractChannel, name: str, arguments: dict[str, Any], options: QueueOptions
+    channel: AbstractChannel,
+    name: str,
+    arguments: Callable[[QueueOptions], dict[str, Any]],
+    options: QueueOptions,
 ) -> aio_pika.abc.AbstractQueue:
     try:
-        return await channel.declare_queue(name, durable=True, arguments=arguments)
+        return await channel.declare_queue(name, durable=True, arguments=arguments(options))
     except ChannelPreconditionFailed as error:
         await channel.reopen()  # the broker closed the channel over it
+        # RabbitMQ names the first argument that differs, not always the type: ask whether the
+        # queue is what the other type would have declared.
+        other = QueueOptions("classic" if options.type == "quorum" else "quorum", options.max_deliveries)
+        try:
+            await channel.declare_queue(name, durable=True, arguments=arguments(other))
+        except ChannelPreconditionFailed:
+            await channel.reopen()
+        else:
+            raise _type_mismatch(name, options, other.type) from error
         mismatch = _mismatch(error, options)
         if mismatch is not None:
             raise mismatch from error
