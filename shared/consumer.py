@@ -131,14 +131,14 @@ class Consumer:
         task = asyncio.current_task()
         assert task is not None  # FastStream runs each message in a task of its own
         self._in_hand.add(task)
+        outcome = RETURNED  # abandoned at shutdown (cancelled): the broker delivers it again
         try:
-            outcome = await self._handle(message)
-        except Exception:
-            # Not even the dead-letter queue took it (the broker is likely away): hand the
-            # message back so it is delivered again rather than lost.
-            self._log.exception("message returned to its queue")
-            outcome = RETURNED
-        try:
+            try:
+                outcome = await self._handle(message)
+            except Exception:
+                # Not even the dead-letter queue took it (the broker is likely away): hand the
+                # message back so it is delivered again rather than lost.
+                self._log.exception("message returned to its queue")
             if outcome == RETURNED:
                 with contextlib.suppress(Exception):
                     await message.nack(requeue=True)
