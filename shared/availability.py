@@ -79,8 +79,8 @@ class ConsumerGate:
 class DatabaseWatch:
     """Knows whether the service's database answers; during an outage, probes it until it does."""
 
-    def __init__(self, pool: asyncpg.Pool, gate: ConsumerGate, retry_base: float) -> None:
-        self._pool = pool
+    def __init__(self, database_url: str, gate: ConsumerGate, retry_base: float) -> None:
+        self._database_url = database_url
         self._gate = gate
         self._retry_base = retry_base
         self._up = asyncio.Event()
@@ -94,10 +94,15 @@ class DatabaseWatch:
         return not self._up.is_set()
 
     async def answers(self) -> str | None:
-        """None when ``SELECT 1`` answers in time, else what went wrong."""
+        """None when ``SELECT 1`` answers in time, else what went wrong. On a connection of its
+        own: a pool whose connections are all busy (handlers waiting on locks) is no outage."""
         try:
             async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
-                await MESSAGING.bind(self._pool).ping()
+                conn = await asyncpg.connect(self._database_url)
+                try:
+                    await MESSAGING.bind(conn).ping()
+                finally:
+                    await conn.close()
         except Exception as error:
             return repr(error)
         return None

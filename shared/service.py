@@ -161,7 +161,7 @@ def create_app(
             async with runtime.pool.acquire() as conn:
                 await db.migrate(conn, definition.name, definition.package)
         runtime.relay = OutboxRelay(runtime.pool, broker, names, settings.relay_poll_seconds, definition.name)
-        runtime.watch = DatabaseWatch(runtime.pool, runtime.gate, settings.retry_base_seconds)
+        runtime.watch = DatabaseWatch(settings.database_url, runtime.gate, settings.retry_base_seconds)
         runtime.consumer = Consumer(
             definition.name,
             definition.registry,
