@@ -79,10 +79,16 @@ class Node:
         return done.stdout
 
     def start(self) -> None:
+        self.launch()
+        self.wait()
+
+    def launch(self) -> None:
         with (self.folder / "server.log").open("ab") as log:
             self.process = subprocess.Popen(
                 [str(SERVER)], env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+
+    def wait(self) -> None:
         # Waits for the pid file the node writes as it boots, then for the broker to be up.
         self.ctl("wait", str(self.folder / "node.pid"), "--timeout", "120", timeout=150)
 
@@ -116,9 +122,11 @@ class RabbitCluster:
 
     def start(self) -> None:
         first, *others = self.nodes
-        first.start()
+        for node in self.nodes:  # booting side by side, then joining one by one
+            node.launch()
+        for node in self.nodes:
+            node.wait()
         for node in others:
-            node.start()
             node.ctl("stop_app")
             node.ctl("join_cluster", first.name)
             node.ctl("start_app")
