@@ -15,7 +15,7 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.contract_data import SampleCluster, unique_id, wait_until
+from tests.contract_data import SampleCluster, handled, unique_id, wait_until
 from tests.e2e.processes import ServiceProcesses, free_port, http_get, readiness
 
 pytestmark = pytest.mark.e2e
@@ -127,7 +127,7 @@ async def _ready(port: int, process: subprocess.Popen) -> bool:
     return (await readiness(port))[0] == 200
 
 
-async def test_a_conversions_spans_share_one_trace_id_across_the_four_processes(settings, client, tmp_path):
+async def test_a_conversions_spans_share_one_trace_id_across_the_four_processes(settings, client, database, tmp_path):
     services = ServiceProcesses(settings, tmp_path, extra_env={"STOPPOC_TRACES_FILE": str(tmp_path / "{name}.spans")})
     await services.start()
     try:
@@ -147,6 +147,7 @@ async def test_a_conversions_spans_share_one_trace_id_across_the_four_processes(
             await client.send("inventory.stop_poc.request", request)
         outcome = await client.wait_for_outcome(request["request_id"])
         await client.wait_for("resources.converted", lambda d: d["request_id"] == request["request_id"])
+        await wait_until(lambda: handled(database, "notifier", outcome.id), what="the notifier done with the outcome")
         assert outcome.traceparent is not None and outcome.traceparent.split("-")[1] == format(portal.trace_id, "032x")
     finally:
         codes = await services.stop()  # exporting what is buffered
