@@ -3,11 +3,10 @@
 import click
 
 from stoppoc.cli import runner
-from stoppoc.cli.database import fail, run_async
+from stoppoc.cli.database import run_async
 from stoppoc.services.registry import SERVICES
 from stoppoc.shared.logging import configure
 from stoppoc.shared.settings import get_settings
-from stoppoc.shared.topology import QueueMismatch
 
 
 @click.command()
@@ -20,10 +19,7 @@ def migrate() -> None:
         applied = await runner.migrate_all(settings)
         for service, names in applied.items():
             click.echo(f"{service}: {', '.join(names) if names else 'up to date'}")
-        try:
-            await runner.declare_topology(settings)
-        except QueueMismatch as mismatch:
-            fail(str(mismatch))
+        await runner.declare_topology(settings)
         click.echo(f"broker: the queues of {', '.join(SERVICES)} declared in namespace {settings.namespace}")
 
     run_async(go())
