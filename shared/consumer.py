@@ -195,10 +195,11 @@ class Consumer:
             envelope.tracestate,
             message_id=envelope.id,
             correlation_id=envelope.correlationid,
-        ):
+        ) as span:
             if trace_id := tracing.current_trace_id():
                 structlog.contextvars.bind_contextvars(trace_id=trace_id)
             outcome = await self._handle_envelope(envelope, message)
+            span.set_attribute("stoppoc.outcome", outcome)
         if outcome in (ACKNOWLEDGED, ANSWERED, DUPLICATE):
             sent = envelope.time if envelope.time.tzinfo else envelope.time.replace(tzinfo=UTC)
             age = max((utc_now() - sent).total_seconds(), 0.0)
