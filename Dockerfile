@@ -1,7 +1,8 @@
 # One image for every stoppoc service: `stoppoc run <service>` picks which.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    STOPPOC_HTTP_HOST=0.0.0.0 STOPPOC_HTTP_PORT=8080
 WORKDIR /app
 
 COPY pyproject.toml README.md ./
@@ -14,6 +15,8 @@ RUN pip install . && useradd --system --uid 10001 stoppoc \
     && mkdir -p /run/stoppoc/secrets /run/stoppoc/rabbitmq && chown -R stoppoc /run/stoppoc
 
 USER stoppoc
+# /health/live, /health/ready and /metrics
+EXPOSE 8080
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["stoppoc"]
 CMD ["run", "all"]

@@ -18,6 +18,7 @@ from stoppoc.contract.errors import ServiceUnavailable
 from stoppoc.shared import db
 from stoppoc.shared.queries import BoundQueries, Queries
 from stoppoc.shared.settings import get_settings
+from stoppoc.shared.topology import QueueMismatch
 
 T = TypeVar("T")
 
@@ -32,11 +33,14 @@ def fail(message: str, code: int = NEGATIVE) -> NoReturn:
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine; an unreachable broker or database is one line and exit 3."""
+    """Run a command's coroutine; an unreachable broker or database is one line and exit 3, a
+    queue of another type than the settings ask (it names the fix) one line and exit 1."""
     try:
         return asyncio.run(coro)
     except ServiceUnavailable as error:
         fail(str(error), UNREACHABLE)
+    except QueueMismatch as error:
+        fail(str(error), NEGATIVE)
 
 
 @contextlib.asynccontextmanager

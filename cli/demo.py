@@ -91,7 +91,13 @@ async def run_demo(settings: Settings, *, embedded: bool, timeout: float) -> boo
     await runner.migrate_all(settings)
 
     services = runner.started(settings) if embedded else contextlib.nullcontext()
-    watcher = ContractClient(settings.amqp_url, names, source="/stoppoc/demo", declare=registry.topology())
+    watcher = ContractClient(
+        settings.amqp_url,
+        names,
+        source="/stoppoc/demo",
+        declare=registry.topology(),
+        queues=topology.QueueOptions.of(settings),
+    )
     async with watcher as client, services:
         client.on_event(
             lambda e: (

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Iterable
 
 from stoppoc.services import registry
 from stoppoc.services.registry import SERVICES
-from stoppoc.shared import db, topology
-from stoppoc.shared.service import ServiceApp
+from stoppoc.shared import db, topology, tracing
+from stoppoc.shared.http import HttpServer
+from stoppoc.shared.service import Runtime, ServiceApp
 from stoppoc.shared.settings import Settings
 
 
@@ -23,14 +24,19 @@ async def migrate_all(settings: Settings, services: Iterable[str] = SERVICES) ->
 
 async def declare_topology(settings: Settings) -> None:
     """Every service's queue, so that what is sent before a service first starts waits for it."""
-    await topology.declare_at(settings.amqp_url, topology.Names(settings.namespace), registry.topology())
+    await topology.declare_at(
+        settings.amqp_urls, topology.Names(settings.namespace), registry.topology(), topology.QueueOptions.of(settings)
+    )
+
+
+def build(settings: Settings, services: Iterable[str] = SERVICES) -> list[ServiceApp]:
+    # Each declares every service's queue as it starts, as `stoppoc migrate` does.
+    everything = registry.topology()
+    return [registry.definition(service).build(settings, declared=everything) for service in services]
 
 
 @contextlib.asynccontextmanager
-async def started(settings: Settings, services: Iterable[str] = SERVICES) -> AsyncIterator[list[ServiceApp]]:
-    # Each declares every service's queue as it starts, as `stoppoc migrate` does.
-    everything = registry.topology()
-    apps = [registry.definition(service).build(settings, declared=everything) for service in services]
+async def running_apps(apps: list[ServiceApp]) -> AsyncIterator[list[ServiceApp]]:
     running = []
     try:
         for app in apps:
@@ -42,10 +48,37 @@ async def started(settings: Settings, services: Iterable[str] = SERVICES) -> Asy
             await app.stop()
 
 
+@contextlib.asynccontextmanager
+async def started(settings: Settings, services: Iterable[str] = SERVICES) -> AsyncIterator[list[ServiceApp]]:
+    async with running_apps(build(settings, services)) as apps:
+        yield apps
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, runtimes: Iterable[Runtime]) -> AsyncIterator[HttpServer | None]:
+    """/health/live, /health/ready and /metrics for these services, when STOPPOC_HTTP_PORT is set."""
+    if settings.http_port is None:
+        yield None
+        return
+    server = HttpServer(settings.http_host, settings.http_port, runtimes)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
 async def run_until_signalled(settings: Settings, services: Iterable[str] = SERVICES) -> None:
+    services = tuple(services)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with started(settings, services):
-        await stop.wait()
+    tracing.configure("stoppoc" if len(services) > 1 else f"stoppoc-{services[0]}", settings.traces_file)
+    apps = build(settings, services)
+    try:
+        # Serving first: live (and not ready) while the services start, migrations and all.
+        async with serving(settings, [app.runtime for app in apps]), running_apps(apps):
+            await stop.wait()
+    finally:
+        tracing.shutdown()

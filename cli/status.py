@@ -62,7 +62,6 @@ def status(outbox_stale_after: float, as_json: bool) -> None:
         return {service: await bound.outbox_backlog() for service, bound in services.items()}
 
     found = read(backlogs, **dict.fromkeys(SERVICES, MESSAGING))
-    now = utc_now()
     queues = [
         {
             "queue": d.name,
@@ -74,11 +73,11 @@ def status(outbox_stale_after: float, as_json: bool) -> None:
     ]
     outboxes = []
     for service, backlog in found.items():
-        oldest = (now - backlog.oldest).total_seconds() if backlog.oldest else None
+        oldest = backlog.oldest_age_seconds if backlog.pending else None
         outboxes.append(
             {
                 "service": service,
-                "unpublished": backlog.unpublished,
+                "unpublished": backlog.pending,
                 "oldest_seconds": oldest,
                 "oldest": age(oldest),
                 "stale": oldest is not None and oldest > outbox_stale_after,

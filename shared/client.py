@@ -17,7 +17,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 
 from stoppoc.contract.envelope import CONTENT_TYPE, Envelope, new_envelope
 from stoppoc.contract.errors import InvalidEnvelope, unreachable
-from stoppoc.shared import topology
+from stoppoc.shared import topology, tracing
 from stoppoc.shared.topology import Names, Topology
 
 Predicate = Callable[[dict[str, Any]], bool]
@@ -26,14 +26,20 @@ FINAL_EVENTS = ("cluster.poc_stopped", "stop_poc.completed", "stop_poc.failed", 
 
 class ContractClient:
     def __init__(
-        self, amqp_url: str, names: Names, source: str = "/stoppoc/client", declare: Topology | None = None
+        self,
+        amqp_url: str,
+        names: Names,
+        source: str = "/stoppoc/client",
+        declare: Topology | None = None,
+        queues: topology.QueueOptions | None = None,
     ) -> None:
-        """``declare``: the service queues to declare on connecting, so that commands sent before
-        a service starts wait in its queue."""
+        """``declare``: the service queues to declare on connecting (as ``queues`` says), so that
+        commands sent before a service starts wait in its queue."""
         self.amqp_url = amqp_url
         self.names = names
         self.source = source
         self._declare = declare
+        self._queues = queues
         self.events: list[Envelope] = []
         # How many copies of each event id arrived: more than one only where a publisher crashed
         # between the broker's confirm and recording it (at-least-once publishing).
@@ -65,7 +71,7 @@ class ContractClient:
         except OSError as error:
             raise unreachable("RabbitMQ", self.amqp_url, error) from error
         self._channel = await self._connection.channel(publisher_confirms=True)
-        await topology.declare(self._channel, self.names, self._declare or {})
+        await topology.declare(self._channel, self.names, self._declare or {}, self._queues)
         events = await self._channel.get_exchange(self.names.events)
         queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(events, routing_key="#")
@@ -119,7 +125,9 @@ class ContractClient:
             self._pending.pop(envelope.id, None)
 
     async def send(self, routing_key: str, data: dict[str, Any], *, message_id: str | None = None) -> Envelope:
-        """Send a command; its correlation id is the stop request id where there is one."""
+        """Send a command; its correlation id is the stop request id where there is one, and it
+        carries the caller's trace context (the current OpenTelemetry span), if any."""
+        context = tracing.trace_context()
         envelope = new_envelope(
             routing_key,
             data,
@@ -127,6 +135,8 @@ class ContractClient:
             subject=data.get("cluster_id"),
             correlationid=data.get("request_id"),
             message_id=message_id,
+            traceparent=context.get("traceparent"),
+            tracestate=context.get("tracestate"),
         )
         await self.publish(self.names.commands, routing_key, envelope.to_json(), message_id=envelope.id)
         return envelope

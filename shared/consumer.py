@@ -9,13 +9,24 @@ to the queue's dead-letter queue with headers saying why, and the consumer goes 
 A message the broker delivers again (a crash or a lost connection left it unacknowledged) is
 counted in ``redeliveries`` before anything else happens to it; past ``max_deliveries`` it is
 dead-lettered with ``redelivery_limit``, so one whose handling kills the process cannot loop
-forever, whatever the broker's own delivery-limit semantics.
+forever. On a quorum queue the broker counts the same deliveries (``x-delivery-count``) and the
+larger of the two counts; its own delivery limit is the service's, a backstop it never reaches first.
+
+A database outage costs a message nothing: the attempt that failed is not counted, the consumer
+pauses and the message waits in hand until the database answers again (shared/availability.py).
+A body larger than ``STOPPOC_MAX_MESSAGE_BYTES`` is dead-lettered unread.
+
+Every message is counted (shared/metrics.py) by routing key and outcome, and handled in a span
+of the conversion's trace (shared/tracing.py), whose id is bound in every log line.
 """
 
 import asyncio
 import contextlib
 import hashlib
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -24,8 +35,10 @@ from faststream.rabbit.message import RabbitMessage
 from pydantic import BaseModel
 
 from stoppoc.contract import validate_data
-from stoppoc.contract.envelope import CONTENT_TYPE, Envelope
-from stoppoc.contract.errors import InvalidData, PermanentMessageError
+from stoppoc.contract.envelope import CONTENT_TYPE, Envelope, utc_now
+from stoppoc.contract.errors import InvalidData, MessageTooLarge, PermanentMessageError
+from stoppoc.shared import metrics, tracing
+from stoppoc.shared.availability import DatabaseWatch
 from stoppoc.shared.dead_letters import REDELIVERY_LIMIT, REPLAYED_AT, DeadLetterReason, dead_letter_headers
 from stoppoc.shared.handlers import Forward, Handler, HandlerRegistry, Reply
 from stoppoc.shared.logging import get_logger
@@ -50,6 +63,34 @@ def delivery_key(message: RabbitMessage) -> str:
     return f"{key} replayed {replayed_at}" if replayed_at else key
 
 
+T = TypeVar("T")
+
+# What became of a message (the `outcome` label of stoppoc_messages_handled_total).
+ACKNOWLEDGED, DUPLICATE, ANSWERED, DEAD_LETTERED, RETURNED = (
+    "acknowledged",
+    "duplicate",
+    "answered",
+    "dead_lettered",
+    "returned",
+)
+
+
+class _HandBack(Exception):
+    """The message waited for the database longer than the hold allows: back to its queue."""
+
+
+class _GiveUp(Exception):
+    def __init__(self, reason: DeadLetterReason) -> None:
+        self.reason = reason
+
+
+def broker_deliveries(message: RabbitMessage) -> int:
+    """Deliveries so far by a quorum queue's count (``x-delivery-count``: the failed ones before
+    this); 0 where the queue does not count (classic)."""
+    count = (message.raw_message.headers or {}).get("x-delivery-count")
+    return int(count) + 1 if isinstance(count, int) else 0
+
+
 class Consumer:
     def __init__(
         self,
@@ -61,6 +102,7 @@ class Consumer:
         relay: OutboxRelay,
         names: Names,
         settings: Settings,
+        watch: DatabaseWatch,
     ) -> None:
         self.service = service
         self.source = f"/stoppoc/{service}"
@@ -71,31 +113,40 @@ class Consumer:
         self._relay = relay
         self._names = names
         self._settings = settings
+        self._watch = watch
         self._max_attempts = settings.max_attempts
         self._max_deliveries = settings.max_deliveries
         self._retry_base = settings.retry_base_seconds
         self._dlx = RabbitExchange(names.dlx, declare=False)
         self._commands = RabbitExchange(names.commands, type=ExchangeType.TOPIC, durable=True, declare=False)
-        self._log = get_logger(service=service)
+        self._log = get_logger("stoppoc.consumer", service=service)
         self._in_hand: set[asyncio.Task[Any]] = set()
 
     async def on_message(self, message: RabbitMessage) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(service=self.service, delivery_tag=message.raw_message.delivery_tag)
+        routing_key = metrics.routing_key_label(message.raw_message.routing_key)
+        metrics.MESSAGES_RECEIVED.labels(self.service, routing_key).inc()
+        started = time.perf_counter()
         task = asyncio.current_task()
         assert task is not None  # FastStream runs each message in a task of its own
         self._in_hand.add(task)
+        outcome = RETURNED  # abandoned at shutdown (cancelled): the broker delivers it again
         try:
-            await self._handle(message)
-        except Exception:
-            # Not even the dead-letter queue took it (the broker is likely away): hand the
-            # message back so it is delivered again rather than lost.
-            self._log.exception("message returned to its queue")
-            with contextlib.suppress(Exception):
-                await message.nack(requeue=True)
-        else:
-            await self._acknowledge(message)
+            try:
+                outcome = await self._handle(message)
+            except Exception:
+                # Not even the dead-letter queue took it (the broker is likely away): hand the
+                # message back so it is delivered again rather than lost.
+                self._log.exception("message returned to its queue")
+            if outcome == RETURNED:
+                with contextlib.suppress(Exception):
+                    await message.nack(requeue=True)
+            else:
+                await self._acknowledge(message)
         finally:
+            metrics.MESSAGES_HANDLED.labels(self.service, routing_key, outcome).inc()
+            metrics.HANDLING_SECONDS.labels(self.service, routing_key).observe(time.perf_counter() - started)
             self._in_hand.discard(task)
             structlog.contextvars.clear_contextvars()
 
@@ -119,46 +170,99 @@ class Consumer:
             # the inbox drops it.
             self._log.warning("acknowledgement lost; the redelivery will be dropped", error=repr(error))
 
-    async def _handle(self, message: RabbitMessage) -> None:
-        if message.raw_message.redelivered and await self._past_redelivery_limit(message):
-            return
+    async def _handle(self, message: RabbitMessage) -> str:
+        size, limit = len(message.body), self._settings.max_message_bytes
+        if size > limit:
+            detail = f"body of {size} bytes, over the limit of {limit} (STOPPOC_MAX_MESSAGE_BYTES); not read"
+            return await self._dead_letter(message, DeadLetterReason(MessageTooLarge.code, detail, 1))
         try:
+            if message.raw_message.redelivered:
+                metrics.REDELIVERIES.labels(self.service).inc()
+                if await self._past_redelivery_limit(message):
+                    return DEAD_LETTERED
             envelope = Envelope.parse(message.body)
-            structlog.contextvars.bind_contextvars(
-                message_id=envelope.id, correlation_id=envelope.correlationid, type=envelope.type
+        except _HandBack:
+            return RETURNED
+        except PermanentMessageError as error:
+            return await self._dead_letter(message, DeadLetterReason(error.code, str(error), 1))
+        structlog.contextvars.bind_contextvars(
+            message_id=envelope.id, correlation_id=envelope.correlationid, type=envelope.type
+        )
+        with tracing.consuming(
+            self.service,
+            envelope.routing_key,
+            envelope.traceparent,
+            envelope.tracestate,
+            message_id=envelope.id,
+            correlation_id=envelope.correlationid,
+        ) as span:
+            if trace_id := tracing.current_trace_id():
+                structlog.contextvars.bind_contextvars(trace_id=trace_id)
+            outcome = await self._handle_envelope(envelope, message)
+            span.set_attribute("stoppoc.outcome", outcome)
+        if outcome in (ACKNOWLEDGED, ANSWERED, DUPLICATE):
+            sent = envelope.time if envelope.time.tzinfo else envelope.time.replace(tzinfo=UTC)
+            age = max((utc_now() - sent).total_seconds(), 0.0)
+            metrics.MESSAGE_AGE_SECONDS.labels(self.service, metrics.routing_key_label(envelope.routing_key)).observe(
+                age
             )
+        return outcome
+
+    async def _handle_envelope(self, envelope: Envelope, message: RabbitMessage) -> str:
+        try:
             check_route(envelope, message.raw_message.exchange, message.raw_message.routing_key, self._names)
             handler = self._registry.resolve(envelope)
             data = validate_data(handler.model, envelope.data)
+            return await self._persist(lambda: self._run(handler, envelope, data, message))
+        except _HandBack:
+            return RETURNED
+        except _GiveUp as gave_up:
+            return await self._dead_letter(message, gave_up.reason)
         except PermanentMessageError as error:
-            await self._dead_letter(message, DeadLetterReason(error.code, str(error), 1))
-            return
+            return await self._dead_letter(message, DeadLetterReason(error.code, str(error), 1))
 
-        for attempt in range(1, self._max_attempts + 1):
+    async def _persist(self, attempt_once: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt_once`` until it succeeds. A failure while the database does not answer
+        costs no attempt: the message waits for it (``_HandBack`` past the hold). Other failures
+        are retried with backoff up to ``max_attempts`` (then ``_GiveUp``); a permanent error
+        is raised at once."""
+        attempts, held_since = 0, None
+        while True:
             try:
-                await self._run(handler, envelope, data, message)
-                return
-            except PermanentMessageError as error:
-                await self._dead_letter(message, DeadLetterReason(error.code, str(error), attempt))
-                return
+                return await attempt_once()
+            except PermanentMessageError:
+                raise
             except Exception as error:
+                if await self._watch.confirm_outage():
+                    held_since = held_since or time.monotonic()
+                    await self._wait_out_outage(held_since)
+                    continue
+                attempts += 1
                 transient = is_transient(error)
-                if attempt == self._max_attempts:
+                if attempts >= self._max_attempts:
                     code = "retries_exhausted" if transient else "handler_error"
-                    self._log.exception("giving up on message", attempts=attempt)
-                    await self._dead_letter(message, DeadLetterReason(code, repr(error), attempt))
-                    return
-                self._log.warning("attempt failed", attempt=attempt, transient=transient, error=repr(error))
-                await backoff(attempt, self._retry_base)
+                    self._log.exception("giving up on message", attempts=attempts)
+                    raise _GiveUp(DeadLetterReason(code, repr(error), attempts)) from error
+                metrics.HANDLER_RETRIES.labels(self.service).inc()
+                self._log.warning("attempt failed", attempt=attempts, transient=transient, error=repr(error))
+                await backoff(attempts, self._retry_base)
+
+    async def _wait_out_outage(self, held_since: float) -> None:
+        hold = self._settings.outage_hold_seconds
+        self._log.info("message held until the database is back")
+        if not await self._watch.wait_until_up(hold - (time.monotonic() - held_since)):
+            self._log.warning("database still away: message handed back to its queue", held_seconds=hold)
+            raise _HandBack()
 
     async def _past_redelivery_limit(self, message: RabbitMessage) -> bool:
         """Count this redelivery; past the limit, dead-letter the message unless it was handled
         already (then it goes on, and the inbox drops it). True if it was dead-lettered."""
         key = delivery_key(message)
-        counted = await self._count_redelivery(key, message.raw_message.message_id or "")
-        if counted is None:
-            return False  # the database is away: handling will retry it, then dead-letter it
-        deliveries = counted.deliveries
+        try:
+            counted = await self._persist(lambda: self._count_redelivery(key, message.raw_message.message_id or ""))
+        except _GiveUp:
+            return False  # the database keeps failing: handling will retry it, then dead-letter it
+        deliveries = max(counted.deliveries, broker_deliveries(message))
         self._log.warning("message redelivered", counted_as=key, deliveries=deliveries, handled=counted.handled)
         if counted.handled or deliveries <= self._max_deliveries:
             return False
@@ -169,33 +273,24 @@ class Consumer:
         await self._dead_letter(message, DeadLetterReason(REDELIVERY_LIMIT, detail, deliveries))
         return True
 
-    async def _count_redelivery(self, key: str, message_id: str) -> Redelivery | None:
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                counted: Redelivery = await MESSAGING.bind(self._pool).count_redelivery(
-                    delivery_key=key, message_id=message_id
-                )
-                return counted
-            except Exception as error:
-                if not is_transient(error) or attempt == self._max_attempts:
-                    self._log.warning("redelivery not counted", error=repr(error))
-                    return None
-                await backoff(attempt, self._retry_base)
-        return None
+    async def _count_redelivery(self, key: str, message_id: str) -> Redelivery:
+        counted: Redelivery = await MESSAGING.bind(self._pool).count_redelivery(delivery_key=key, message_id=message_id)
+        return counted
 
-    async def _run(self, handler: Handler, envelope: Envelope, data: BaseModel, message: RabbitMessage) -> None:
+    async def _run(self, handler: Handler, envelope: Envelope, data: BaseModel, message: RabbitMessage) -> str:
         if handler.query:
             await self._answer(handler, envelope, data, message)
-            return
+            return ANSWERED
         async with self._pool.acquire() as conn, conn.transaction():
             if await MESSAGING.bind(conn).claim_inbox(message_id=envelope.id, type=envelope.type) is None:
                 self._log.info("duplicate message ignored")
-                return
+                return DUPLICATE
             uow = UnitOfWork(conn, self._queries.bind(conn), self.source, self._settings, cause=envelope)
             await handler.fn(data, uow)
         if uow.emitted:
             self._relay.wake()
         self._log.info("message handled", emitted=[e.type for e in uow.emitted])
+        return ACKNOWLEDGED
 
     async def _answer(self, handler: Handler, envelope: Envelope, data: BaseModel, message: RabbitMessage) -> None:
         raw = message.raw_message
@@ -221,7 +316,8 @@ class Consumer:
         )
         self._log.info("request answered", answer=answer.type, forwarded=isinstance(result, Forward))
 
-    async def _dead_letter(self, message: RabbitMessage, reason: DeadLetterReason) -> None:
+    async def _dead_letter(self, message: RabbitMessage, reason: DeadLetterReason) -> str:
+        """Publish the message to the dead-letter queue with why; it is acknowledged after."""
         raw = message.raw_message
         headers = {**(raw.headers or {}), **dead_letter_headers(self.service, reason, raw.exchange, raw.routing_key)}
         self._log.error("message dead-lettered", error=reason.error, detail=reason.detail)
@@ -235,3 +331,5 @@ class Consumer:
             content_type=raw.content_type,
             message_id=raw.message_id,
         )
+        metrics.DEAD_LETTERS.labels(self.service, reason.error).inc()
+        return DEAD_LETTERED

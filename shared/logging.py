@@ -1,7 +1,10 @@
 """structlog set-up: JSON lines when not on a terminal, the console renderer on one.
 
-Handlers bind ``message_id`` and ``correlation_id`` with ``bind_contextvars`` so that every
-line logged while a message is handled carries them.
+Handlers bind ``message_id``, ``correlation_id`` and ``trace_id`` with ``bind_contextvars`` so
+that every line logged while a message is handled carries them; the outbox relay and the periodic
+tasks bind theirs too. Every line names its logger (``logger``): ``stoppoc.…`` for the project's
+own lines, the library's logger name (``aiormq.connection``, ``asyncpg.pool``) for the others,
+whose tracebacks are rendered like the project's.
 """
 
 import logging
@@ -9,7 +12,7 @@ import sys
 from typing import Any, TextIO
 
 import structlog
-from structlog.typing import Processor
+from structlog.typing import EventDict, Processor
 
 
 def configure(level: str = "INFO", *, stream: TextIO | None = None) -> None:
@@ -20,11 +23,14 @@ def configure(level: str = "INFO", *, stream: TextIO | None = None) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # The console renderer prints tracebacks itself; JSON needs them as a string field.
+    tracebacks: list[Processor] = [] if stream.isatty() else [structlog.processors.format_exc_info]
     structlog.configure(
         processors=[
             *shared_processors,
+            _project_logger_name,
             structlog.processors.StackInfoRenderer(),
-            structlog.processors.format_exc_info,
+            *tracebacks,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
@@ -33,7 +39,17 @@ def configure(level: str = "INFO", *, stream: TextIO | None = None) -> None:
     )
     # Libraries (aiormq, aio-pika, asyncpg) log through the standard library: same format.
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=shared_processors))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=renderer,
+            foreign_pre_chain=[
+                *shared_processors,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.StackInfoRenderer(),
+                *tracebacks,
+            ],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -42,7 +58,18 @@ def configure(level: str = "INFO", *, stream: TextIO | None = None) -> None:
     logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
 
 
-def get_logger(**context: Any) -> structlog.typing.FilteringBoundLogger:
+def _project_logger_name(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    """The name given to ``get_logger`` (``stoppoc.<component>``) as the line's ``logger``, the
+    key the standard library's lines have it under."""
+    event_dict["logger"] = event_dict.pop(_NAME, "stoppoc")
+    return event_dict
+
+
+# structlog's get_logger takes `logger` for itself: the name travels under this key until rendered.
+_NAME = "logger_name"
+
+
+def get_logger(name: str = "stoppoc", **context: Any) -> structlog.typing.FilteringBoundLogger:
     # Lazy: binding now would freeze whatever configuration structlog has at import time.
-    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(**context)
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(**{_NAME: name, **context})
     return logger

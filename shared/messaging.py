@@ -14,6 +14,14 @@ class OutboxRow:
     exchange: str
     routing_key: str
     body: bytes
+    traceparent: str | None
+    correlation_id: str | None
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    pending: int
+    oldest_age_seconds: float
 
 
 @dataclass(frozen=True)
@@ -22,14 +30,8 @@ class Redelivery:
     handled: bool  # the message's id is in the inbox: its effects are committed
 
 
-@dataclass(frozen=True)
-class OutboxBacklog:
-    unpublished: int
-    oldest: datetime | None
-
-
 QUERIES = queries.load(
     "stoppoc.shared",
     "messaging.sql",
-    rows={"OutboxRow": OutboxRow, "Redelivery": Redelivery, "OutboxBacklog": OutboxBacklog},
+    rows={"OutboxRow": OutboxRow, "OutboxBacklog": OutboxBacklog, "Redelivery": Redelivery},
 )

@@ -16,16 +16,26 @@ RETURNING deliveries, EXISTS (SELECT 1 FROM inbox WHERE message_id = :message_id
 
 -- name: insert_outbox$
 -- NULL when a message with this id was recorded before (a deterministic id emitted again).
-INSERT INTO outbox (message_id, exchange, routing_key, body)
-VALUES (:message_id, :exchange, :routing_key, :body)
+INSERT INTO outbox (message_id, exchange, routing_key, body, traceparent, correlation_id)
+VALUES (:message_id, :exchange, :routing_key, :body, :traceparent, :correlation_id)
 ON CONFLICT (message_id) DO NOTHING
 RETURNING id;
 
 -- name: claim_outbox
 -- record_class: OutboxRow
-SELECT id, message_id, exchange, routing_key, body FROM outbox
+SELECT id, message_id, exchange, routing_key, body, traceparent, correlation_id FROM outbox
 WHERE published_at IS NULL ORDER BY id LIMIT :batch_size
 FOR UPDATE SKIP LOCKED;
+
+-- name: outbox_backlog^
+-- record_class: OutboxBacklog
+-- Rows waiting to be published and the age of the oldest (the partial index keeps it cheap).
+SELECT count(*) AS pending,
+       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_age_seconds
+FROM outbox WHERE published_at IS NULL;
+
+-- name: ping$
+SELECT 1;
 
 -- name: stamp_published!
 UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = any(:ids::bigint[]);
@@ -58,8 +68,3 @@ INSERT INTO schema_migrations (name) VALUES (:name);
 
 -- name: create_database!
 CREATE DATABASE :"database";
-
--- name: outbox_backlog^
--- record_class: OutboxBacklog
--- For operators (`stoppoc status`): rows not yet published, and when the oldest was written.
-SELECT count(*) AS unpublished, min(created_at) AS oldest FROM outbox WHERE published_at IS NULL;

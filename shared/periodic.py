@@ -2,6 +2,9 @@
 
 Each run is one transaction with a unit of work, like a handler's; instances of a service
 run the same task side by side, so tasks claim rows with ``FOR UPDATE SKIP LOCKED``.
+
+Ticks are not traced (a stream of database spans belonging to no conversion); what a run emits is
+logged with its correlation id, and every line of a run names its task.
 """
 
 import asyncio
@@ -10,7 +13,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import asyncpg
+import structlog
 
+from stoppoc.shared import tracing
 from stoppoc.shared.logging import get_logger
 from stoppoc.shared.outbox import OutboxRelay
 from stoppoc.shared.queries import Queries
@@ -41,7 +46,7 @@ class PeriodicRunner:
         self._settings = settings
         self._relay = relay
         self._running: list[asyncio.Task[None]] = []
-        self._log = get_logger(component="periodic")
+        self._log = get_logger("stoppoc.periodic", source=source)
 
     def start(self) -> None:
         self._running = [asyncio.create_task(self._loop(task), name=task.name) for task in self._tasks]
@@ -55,13 +60,23 @@ class PeriodicRunner:
         self._running = []
 
     async def run_once(self, task: PeriodicTask) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
-            uow = UnitOfWork(conn, self._queries.bind(conn), self._source, self._settings)
-            await task.fn(uow)
+        with tracing.quiet():
+            async with self._pool.acquire() as conn, conn.transaction():
+                uow = UnitOfWork(conn, self._queries.bind(conn), self._source, self._settings)
+                await task.fn(uow)
         if uow.emitted:
             self._relay.wake()
+            for envelope in uow.emitted:
+                self._log.info(
+                    "periodic task emitted",
+                    emitted=envelope.type,
+                    message_id=envelope.id,
+                    correlation_id=envelope.correlationid,
+                )
 
     async def _loop(self, task: PeriodicTask) -> None:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(task=task.name)
         while True:
             try:
                 await self.run_once(task)

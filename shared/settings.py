@@ -11,13 +11,14 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
+from stoppoc.contract.base import MAX_MESSAGE_BYTES
 from stoppoc.contract.errors import redact
 
 ENV_PREFIX = "STOPPOC_"
@@ -75,10 +76,43 @@ class Settings(BaseSettings):
     # `wallet.credit_rejected` (`amount_over_ceiling`). Refunds are never refused.
     max_credit: int = Field(default=1_000_000_000, gt=0)
 
+    # --- Operating it: HTTP probes and metrics, queues, brokers, limits (docs/operations.md) ---
+    # `stoppoc run` serves /health/live, /health/ready and /metrics on this address when the port
+    # is set (unset: no HTTP).
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(default=None, ge=0, le=65535)
+    # Service and dead-letter queues: replicated quorum queues, or classic ones (a single node).
+    queue_type: Literal["quorum", "classic"] = "quorum"
+    # More addresses of the same RabbitMQ cluster, comma-separated: when the node in use cannot be
+    # reached, a service connects to the next one by itself.
+    amqp_failover_urls: Annotated[list[str], NoDecode] = []
+    # A body larger than this is dead-lettered unread (`message_too_large`). Keep RabbitMQ's own
+    # max_message_size at least this large.
+    max_message_bytes: int = Field(default=MAX_MESSAGE_BYTES, ge=1024)
+    # While its database is unreachable a service holds the messages in hand (consumers paused);
+    # past this it hands them back to the queue, well before RabbitMQ's consumer timeout (30 min).
+    outage_hold_seconds: float = Field(default=900, gt=0)
+    # Spans as OTLP JSON lines into this file, besides any exporter the OTEL_* variables set.
+    traces_file: str | None = None
+
+    @field_validator("amqp_failover_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @property
+    def amqp_urls(self) -> list[str]:
+        """Every broker address, the primary first."""
+        return [self.amqp_url, *(url for url in self.amqp_failover_urls if url != self.amqp_url)]
+
     @model_validator(mode="after")
     def _passwords_into_urls(self) -> "Settings":
         if self.amqp_password is not None:
-            self.amqp_url = with_password(self.amqp_url, self.amqp_password.get_secret_value())
+            password = self.amqp_password.get_secret_value()
+            self.amqp_url = with_password(self.amqp_url, password)
+            self.amqp_failover_urls = [with_password(url, password) for url in self.amqp_failover_urls]
         if self.database_password is not None:
             self.database_url = with_password(self.database_url, self.database_password.get_secret_value())
         return self
@@ -86,6 +120,8 @@ class Settings(BaseSettings):
     def __repr_args__(self) -> Any:
         # A settings object printed or logged shows no password.
         for name, value in super().__repr_args__():
+            if name == "amqp_failover_urls":
+                value = [redact(url) for url in value]
             yield name, redact(value) if name in ("amqp_url", "database_url") else value
 
     @classmethod

@@ -7,18 +7,28 @@ service by the first word of their routing key, so a service binds ``<service>.#
 exchange (a command it has no handler for is dead-lettered as ``unknown_type``, never dropped);
 on the events exchange it binds exactly the events it handles.
 
+Queues are quorum queues by default (replicated across a cluster's nodes), with RabbitMQ's
+delivery limit set to the service's own (``STOPPOC_MAX_DELIVERIES``) and at-least-once
+dead-lettering, so the broker counts the same deliveries as the service and, should the service
+never get to dead-letter a message itself, dead-letters it without losing it; classic queues
+where ``STOPPOC_QUEUE_TYPE=classic`` (docs/reliability.md, "Quorum queues").
+
 Declared idempotently, so any service, ``stoppoc migrate`` or a test can come up first.
 """
 
-from collections.abc import Iterable, Mapping
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, ExchangeType
+from aiormq.exceptions import ChannelPreconditionFailed
 
 from stoppoc.contract import COMMANDS, EVENTS
 from stoppoc.contract.envelope import Envelope
-from stoppoc.contract.errors import Misrouted, unreachable
+from stoppoc.contract.errors import Misrouted, StopPocError, unreachable
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,90 @@ def check_route(envelope: Envelope, exchange: str | None, routing_key: str | Non
 
 Topology = Mapping[str, QueueBindings]  # service name -> its queue's bindings
 
+QueueType = Literal["quorum", "classic"]
+DELIVERY_LIMIT = "x-delivery-limit"
+# RabbitMQ's words for a queue declared with other arguments than it has.
+_INEQUIVALENT = re.compile(
+    r"inequivalent arg '(?P<arg>[^']+)' for queue '(?P<queue>[^']+)'"
+    r".*?received (?P<wanted>.*?) but current is (?P<current>.*)$"
+)
+_VALUE = re.compile(r"'(?P<value>[^']*)'")
+
+
+@dataclass(frozen=True)
+class QueueOptions:
+    """How the service queues are declared: ``STOPPOC_QUEUE_TYPE`` and ``STOPPOC_MAX_DELIVERIES``."""
+
+    type: QueueType = "quorum"
+    max_deliveries: int = 5
+
+    @classmethod
+    def of(cls, settings: Any) -> "QueueOptions":
+        return cls(settings.queue_type, settings.max_deliveries)
+
+    def service_queue(self, names: "Names", queue_name: str) -> dict[str, Any]:
+        arguments: dict[str, Any] = {"x-dead-letter-exchange": names.dlx, "x-dead-letter-routing-key": queue_name}
+        if self.type == "quorum":
+            arguments |= {
+                "x-queue-type": "quorum",
+                # Deliveries that may fail (a crash, a lost connection) before the broker gives up:
+                # the service's own limit, which it reaches first and dead-letters with its reasons.
+                DELIVERY_LIMIT: self.max_deliveries,
+                # Nothing dropped on the way to the dead-letter queue (needs reject-publish).
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            }
+        return arguments
+
+    def dead_letter_queue(self) -> dict[str, Any]:
+        # No delivery limit here: listing dead letters hands them back, which must cost nothing.
+        return {"x-queue-type": "quorum"} if self.type == "quorum" else {}
+
+
+class QueueMismatch(StopPocError):
+    """A queue exists on the broker with other arguments than this service declares."""
+
+    def __init__(self, queue: str, argument: str, wanted: str, current: str, fix: str) -> None:
+        self.queue, self.argument, self.wanted, self.current = queue, argument, wanted, current
+        super().__init__(
+            f"queue {queue} exists with {argument} {current}, but this service declares {wanted}: {fix}"
+            ' (docs/reliability.md, "Quorum queues")'
+        )
+
+
+def _mismatch(error: ChannelPreconditionFailed, options: QueueOptions) -> QueueMismatch | None:
+    """The mismatch RabbitMQ reports, or None when the existing queue is safe to use as it is:
+    a delivery limit above the service's own (the service still dead-letters first)."""
+    found = _INEQUIVALENT.search(str(error))
+    if found is None:
+        return QueueMismatch("?", "arguments", "these", str(error), "see RabbitMQ's words")
+    queue, argument = found["queue"], found["arg"]
+    wanted, current = (_value(found[side]) for side in ("wanted", "current"))
+    if argument == "x-queue-type":
+        return _type_mismatch(queue, options, current if current not in ("", "none") else "classic")
+    if argument == DELIVERY_LIMIT and current.isdigit() and int(current) >= options.max_deliveries:
+        return None
+    fix = "delete the queue once drained and run `stoppoc migrate`"
+    if argument == DELIVERY_LIMIT:
+        fix += f", or run the services with STOPPOC_MAX_DELIVERIES={current}"
+    return QueueMismatch(queue, argument, wanted, current, fix)
+
+
+def _type_mismatch(queue: str, options: QueueOptions, current: str) -> QueueMismatch:
+    queues = [queue] if queue.endswith(".dlq") else [queue, f"{queue}.dlq"]
+    deletes = "; ".join(f"rabbitmqctl delete_queue {name}" for name in queues)
+    fix = (
+        f"set STOPPOC_QUEUE_TYPE={current} to go on with it, or move to {options.type}: stop the services, let"
+        f" the queue drain, keep what its dead-letter queue holds, delete them ({deletes})"
+        " and run `stoppoc migrate`"
+    )
+    return QueueMismatch(queue, "type", options.type, current, fix)
+
+
+def _value(text: str) -> str:
+    found = _VALUE.search(text)
+    return found["value"] if found else text.strip()
+
 
 def _matches(pattern: str, routing_key: str) -> bool:
     if pattern.endswith(".#"):
@@ -97,8 +191,12 @@ def _matches(pattern: str, routing_key: str) -> bool:
     return pattern == routing_key
 
 
-async def declare(channel: AbstractChannel, names: Names, topology: Topology) -> None:
-    """The exchanges, and each service's queue, dead-letter queue and bindings."""
+async def declare(
+    channel: AbstractChannel, names: Names, topology: Topology, options: QueueOptions | None = None
+) -> None:
+    """The exchanges, and each service's queue, dead-letter queue and bindings. A queue that
+    exists with another type (or a delivery limit below the service's) raises ``QueueMismatch``."""
+    options = options or QueueOptions()
     exchanges = {
         "commands": await channel.declare_exchange(names.commands, ExchangeType.TOPIC, durable=True),
         "events": await channel.declare_exchange(names.events, ExchangeType.TOPIC, durable=True),
@@ -106,25 +204,63 @@ async def declare(channel: AbstractChannel, names: Names, topology: Topology) ->
     dlx = await channel.declare_exchange(names.dlx, ExchangeType.DIRECT, durable=True)
     for service, bindings in topology.items():
         queue_name = names.queue(service)
-        dead_letters = await channel.declare_queue(names.dead_letter_queue(service), durable=True)
-        await dead_letters.bind(dlx, routing_key=queue_name)
-        queue = await channel.declare_queue(
-            queue_name,
-            durable=True,
-            arguments={"x-dead-letter-exchange": names.dlx, "x-dead-letter-routing-key": queue_name},
+        queue = await _declare_queue(channel, queue_name, functools.partial(_service_queue, names, queue_name), options)
+        dead_letters = await _declare_queue(
+            channel, names.dead_letter_queue(service), QueueOptions.dead_letter_queue, options
         )
+        await dead_letters.bind(dlx, routing_key=queue_name)
         for exchange_key, routing_keys in bindings.items():
             for routing_key in routing_keys:
                 await queue.bind(exchanges[exchange_key], routing_key=routing_key)
 
 
-async def declare_at(amqp_url: str, names: Names, topology: Topology) -> None:
+def _service_queue(names: Names, queue_name: str, options: QueueOptions) -> dict[str, Any]:
+    return options.service_queue(names, queue_name)
+
+
+async def _declare_queue(
+    channel: AbstractChannel,
+    name: str,
+    arguments: Callable[[QueueOptions], dict[str, Any]],
+    options: QueueOptions,
+) -> aio_pika.abc.AbstractQueue:
     try:
-        connection = await aio_pika.connect(amqp_url)
-    except OSError as error:
-        raise unreachable("RabbitMQ", amqp_url, error) from error
+        return await channel.declare_queue(name, durable=True, arguments=arguments(options))
+    except ChannelPreconditionFailed as error:
+        await channel.reopen()  # the broker closed the channel over it
+        # RabbitMQ names the first argument that differs, not always the type: ask whether the
+        # queue is what the other type would have declared.
+        other = QueueOptions("classic" if options.type == "quorum" else "quorum", options.max_deliveries)
+        try:
+            await channel.declare_queue(name, durable=True, arguments=arguments(other))
+        except ChannelPreconditionFailed:
+            await channel.reopen()
+        else:
+            raise _type_mismatch(name, options, other.type) from error
+        mismatch = _mismatch(error, options)
+        if mismatch is not None:
+            raise mismatch from error
+        return await channel.declare_queue(name, passive=True)
+
+
+async def connect_first(amqp_urls: Iterable[str]) -> aio_pika.abc.AbstractConnection:
+    """A plain connection to the first broker address that answers."""
+    failure: tuple[str, OSError] | None = None
+    for url in amqp_urls:
+        try:
+            return await aio_pika.connect(url)
+        except OSError as error:
+            failure = (url, error)
+    assert failure is not None, "no broker address given"
+    raise unreachable("RabbitMQ", *failure) from failure[1]
+
+
+async def declare_at(
+    amqp_url: str | Iterable[str], names: Names, topology: Topology, options: QueueOptions | None = None
+) -> None:
+    connection = await connect_first([amqp_url] if isinstance(amqp_url, str) else amqp_url)
     async with connection:
-        await declare(await connection.channel(), names, topology)
+        await declare(await connection.channel(), names, topology, options)
 
 
 async def delete(amqp_url: str, names: Names, services: Iterable[str]) -> None:

@@ -10,6 +10,7 @@ from stoppoc.contract.envelope import Envelope, new_envelope
 from stoppoc.shared.messaging import QUERIES as MESSAGING
 from stoppoc.shared.queries import BoundQueries, Connection
 from stoppoc.shared.settings import Settings
+from stoppoc.shared.tracing import trace_context
 
 _ROUTING_KEYS = {model: key for key, model in {**EVENTS, **COMMANDS, **REPLIES}.items()}
 _COMMAND_MODELS = set(COMMANDS.values())
@@ -27,9 +28,13 @@ def envelope_for(
     message_id: str | None = None,
 ) -> Envelope:
     """Wrap ``message`` in an envelope that carries the conversion's correlation id
-    (its request id) and the id of the message that caused it."""
+    (its request id), the id of the message that caused it and the trace context: the current
+    span's, or else the cause's, so a trace is not cut where tracing is off."""
     data = message.model_dump(mode="json")
     correlationid = data.get("request_id") or (cause.correlationid if cause else None)
+    context = trace_context() or (
+        {"traceparent": cause.traceparent, "tracestate": cause.tracestate or ""} if cause and cause.traceparent else {}
+    )
     return new_envelope(
         routing_key_of(message),
         data,
@@ -38,6 +43,8 @@ def envelope_for(
         correlationid=correlationid,
         causationid=cause.id if cause else None,
         message_id=message_id,
+        traceparent=context.get("traceparent"),
+        tracestate=context.get("tracestate") or None,
     )
 
 
@@ -60,7 +67,12 @@ class UnitOfWork:
         envelope = envelope_for(message, source=self.source, cause=self.cause, message_id=message_id)
         exchange = "commands" if type(message) in _COMMAND_MODELS else "events"
         inserted = await MESSAGING.bind(self.conn).insert_outbox(
-            message_id=envelope.id, exchange=exchange, routing_key=envelope.routing_key, body=envelope.to_json()
+            message_id=envelope.id,
+            exchange=exchange,
+            routing_key=envelope.routing_key,
+            body=envelope.to_json(),
+            traceparent=envelope.traceparent,
+            correlation_id=envelope.correlationid,
         )
         if inserted is not None:
             self.emitted.append(envelope)

@@ -129,3 +129,15 @@ async def broker_users(amqp_url, names):
             yield users
     except NoRabbitmqctl as reason:
         pytest.skip(str(reason))
+
+
+@pytest.fixture
+def rabbit_cluster():
+    """A three-node RabbitMQ cluster of this test's own (tests/rabbit_cluster.py), on its own ports."""
+    from tests.rabbit_cluster import available
+    from tests.rabbit_cluster import rabbit_cluster as cluster
+
+    if reason := available():
+        pytest.skip(reason)
+    with cluster(3) as running:
+        yield running

@@ -9,9 +9,12 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import aio_pika
@@ -29,8 +32,35 @@ def service_of(name: str) -> str:
     return name.split("-", 1)[0]
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http_get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str]:
+    """A GET on 127.0.0.1:port, as an operator's curl: (status, body); (0, why) when it cannot connect."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except OSError as error:
+        return 0, repr(error)
+
+
+async def readiness(port: int) -> tuple[int, dict]:
+    status, body = await asyncio.to_thread(http_get, port, "/health/ready")
+    return status, (json.loads(body) if status else {})
+
+
 class ServiceProcesses:
-    def __init__(self, settings: Settings, log_dir: Path) -> None:
+    def __init__(
+        self, settings: Settings, log_dir: Path, *, http: bool = False, extra_env: dict[str, str] | None = None
+    ) -> None:
+        """``http``: each instance serves /health and /metrics on a port of its own (``ports``), and
+        is ready when /health/ready says so. ``extra_env``: more variables, ``{name}`` standing for
+        the instance's name."""
         self.settings = settings
         self.names = Names(settings.namespace)
         self.log_dir = log_dir
@@ -38,6 +68,9 @@ class ServiceProcesses:
         self.exit_codes: dict[str, int] = {}
         # Variables of one service's own (its broker user and password, say), by service.
         self.service_environment: dict[str, dict[str, str]] = {}
+        self.http = http
+        self.ports: dict[str, int] = {}
+        self.extra_env = extra_env or {}
 
     def environment(self) -> dict[str, str]:
         return {
@@ -57,6 +90,9 @@ class ServiceProcesses:
             "STOPPOC_RENEWAL_REMINDER_DAYS": json.dumps(self.settings.renewal_reminder_days),
             "STOPPOC_RENEWAL_RETRY_DAYS": str(self.settings.renewal_retry_days),
             "STOPPOC_LOG_LEVEL": self.settings.log_level,
+            "STOPPOC_QUEUE_TYPE": self.settings.queue_type,
+            "STOPPOC_AMQP_FAILOVER_URLS": ",".join(self.settings.amqp_failover_urls),
+            "STOPPOC_OUTAGE_HOLD_SECONDS": str(self.settings.outage_hold_seconds),
         }
 
     async def start(self, *services: str, timeout: float = 60.0, instances: int = 1) -> None:
@@ -70,13 +106,20 @@ class ServiceProcesses:
         """Start these instances (stopped or killed before) and wait until they consume."""
         for name in names:
             self._spawn(name)
-        await self.wait_until_consuming(sorted({service_of(name) for name in names}), timeout)
+        if self.http:
+            await self.wait_until_ready(names, timeout)
+        else:
+            await self.wait_until_consuming(sorted({service_of(name) for name in names}), timeout)
 
     def _spawn(self, name: str) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        env = {**self.environment(), **{key: value.format(name=name) for key, value in self.extra_env.items()}}
+        if self.http:
+            self.ports[name] = free_port()
+            env["STOPPOC_HTTP_PORT"] = str(self.ports[name])
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "stoppoc.cli", "run", service_of(name), "--no-migrate"],
-            env={**self.environment(), **self.service_environment.get(service_of(name), {})},
+            env={**env, **self.service_environment.get(service_of(name), {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -104,6 +147,17 @@ class ServiceProcesses:
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"{service} is not consuming after {timeout}s:\n{self.log(running[0])}")
                     await asyncio.sleep(0.1)
+
+    async def wait_until_ready(self, names, timeout: float) -> None:
+        """Ready means: /health/ready answers 200 (broker, database, relay, consumer)."""
+        deadline = time.monotonic() + timeout
+        for name in names:
+            while (await readiness(self.ports[name]))[0] != 200:
+                if self.processes[name].poll() is not None:
+                    raise RuntimeError(f"{name} exited early:\n{self.log(name)}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} is not ready after {timeout}s:\n{self.log(name)}")
+                await asyncio.sleep(0.1)
 
     def log(self, service: str) -> str:
         path = self.log_dir / f"{service}.log"

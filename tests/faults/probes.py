@@ -64,12 +64,15 @@ async def lock_wallet(database_url: str, customer_id: str) -> asyncpg.Connection
     return holder
 
 
-async def waiting_on_locks(database, service: str) -> int:
-    """The service's backends waiting on a lock (a killed instance's keep waiting until they get it)."""
+async def waiting_on_locks(database, service: str, since=None) -> int:
+    """The service's backends waiting on a lock (a killed instance's keep waiting until the server
+    notices, within seconds); ``since``: only those of connections opened after that moment."""
     return await database.fetchval(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-        " AND application_name = $1 AND wait_event_type = 'Lock'",
+        " AND application_name = $1 AND wait_event_type = 'Lock'"
+        " AND backend_start > coalesce($2::timestamptz, '-infinity')",
         f"stoppoc-{service}",
+        since,
     )
 
 

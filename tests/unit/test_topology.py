@@ -6,7 +6,7 @@ import pytest
 from stoppoc.contract import COMMANDS, EVENTS
 from stoppoc.contract.events import FOR_SUBSCRIBERS
 from stoppoc.services import registry
-from stoppoc.shared.topology import QueueBindings
+from stoppoc.shared.topology import Names, QueueBindings, QueueOptions
 
 # Commands of the contract whose handler is being built; empty when every command has one.
 AWAITING_A_HANDLER: set[str] = set()
@@ -61,3 +61,19 @@ def test_a_service_binds_its_commands_by_address_and_its_events_one_by_one():
     assert bindings == QueueBindings(commands=("checkout.#",), events=("payment.settled", "stop_poc.requested"))
     assert bindings.receives("commands", "checkout.anything.new")  # dead-lettered as unknown_type, not lost
     assert not bindings.receives("events", "payment.failed")
+
+
+def test_quorum_queues_carry_the_services_delivery_limit_and_at_least_once_dead_lettering():
+    names = Names("ns")
+    quorum = QueueOptions("quorum", max_deliveries=5).service_queue(names, "ns.payment")
+    assert quorum == {
+        "x-dead-letter-exchange": "ns.dlx",
+        "x-dead-letter-routing-key": "ns.payment",
+        "x-queue-type": "quorum",
+        "x-delivery-limit": 5,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+    assert QueueOptions("quorum").dead_letter_queue() == {"x-queue-type": "quorum"}  # no limit: listing is free
+    classic = QueueOptions("classic").service_queue(names, "ns.payment")
+    assert classic == {"x-dead-letter-exchange": "ns.dlx", "x-dead-letter-routing-key": "ns.payment"}

@@ -38,6 +38,9 @@ class Envelope(BaseModel):
     subject: str | None = None
     correlationid: str | None = None
     causationid: str | None = None
+    # The CloudEvents distributed-tracing extension: the W3C trace context of the hop that sent it.
+    traceparent: str | None = None
+    tracestate: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -64,6 +67,8 @@ def new_envelope(
     correlationid: str | None = None,
     causationid: str | None = None,
     message_id: str | None = None,
+    traceparent: str | None = None,
+    tracestate: str | None = None,
 ) -> Envelope:
     return Envelope(
         id=message_id or str(uuid.uuid4()),
@@ -73,6 +78,8 @@ def new_envelope(
         subject=subject,
         correlationid=correlationid,
         causationid=causationid,
+        traceparent=traceparent,
+        tracestate=tracestate,
         data=data,
     )
 

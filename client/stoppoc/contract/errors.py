@@ -46,6 +46,12 @@ class InvariantViolation(PermanentMessageError):
     code = "invariant_violation"
 
 
+class MessageTooLarge(PermanentMessageError):
+    """The message's body is larger than this service takes; it was not read."""
+
+    code = "message_too_large"
+
+
 class ServiceUnavailable(StopPocError):
     """A broker or database this command needs cannot be reached."""
 
