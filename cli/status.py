@@ -11,7 +11,6 @@ from stoppoc.cli.database import NEGATIVE, read, run_async
 from stoppoc.cli.dead_letter_queues import QueueDepth, connected, depth
 from stoppoc.cli.letters import age
 from stoppoc.cli.output import echo_json, json_option, show
-from stoppoc.contract.envelope import utc_now
 from stoppoc.services.registry import SERVICES
 from stoppoc.shared.messaging import QUERIES as MESSAGING
 from stoppoc.shared.messaging import OutboxBacklog

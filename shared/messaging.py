@@ -2,7 +2,6 @@
 every service runs on its own schema, and the rows they return."""
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from stoppoc.shared import queries
 
