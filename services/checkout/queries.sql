@@ -132,7 +132,7 @@ FROM coupon_redemptions WHERE code = :code ORDER BY reserved_at, order_id;
 -- name: orders_of_request
 -- record_class: OrderRow
 SELECT order_id, request_id, customer_id, cluster_id, round, usage_cycle_months, auto_renew, coupon_code,
-       subtotal, discount, tax, total, currency, created_at, lines
+       subtotal, discount, tax, total, currency, created_at, lines, kind, renewal_id
 FROM orders WHERE request_id = :request_id ORDER BY round;
 
 -- name: rejections_of_request

@@ -361,6 +361,7 @@ FROM conversion_rounds WHERE request_id = :request_id ORDER BY round;
 -- name: conversion_resources
 -- record_class: ResourceBilling
 -- The resources a conversion holds or made real.
-SELECT resource_id, kind, billing, converting_request_id AS converting, usage_cycle_months, auto_renew, paid_until
+SELECT resource_id, kind, billing, converting_request_id AS converting, usage_cycle_months, auto_renew, paid_until,
+       CASE WHEN billing = 'poc' THEN 'poc' ELSE lifecycle_stage END AS state, renewing_id AS renewing
 FROM resources WHERE converted_request_id = :request_id OR converting_request_id = :request_id
 ORDER BY kind, resource_id;
