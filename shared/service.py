@@ -1,8 +1,9 @@
 """Builds a service: a FastStream app over RabbitMQ whose lifespan owns the asyncpg pool,
 the broker topology, the consumer of the service's queue and its outbox relay."""
 
-from dataclasses import dataclass
-from typing import cast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 import asyncpg
 from faststream import AckPolicy, FastStream
@@ -20,6 +21,18 @@ from stoppoc.shared.queries import Queries
 from stoppoc.shared.settings import Settings, get_settings
 
 
+class Worker(Protocol):
+    """Work a service runs beside its consumer for as long as it runs (notifier's deliveries)."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+# Builds a worker once the service has its pool: (pool, settings) -> worker.
+WorkerFactory = Callable[[asyncpg.Pool, Settings], Worker]
+
+
 @dataclass(frozen=True)
 class ServiceDefinition:
     name: str
@@ -27,6 +40,7 @@ class ServiceDefinition:
     package: str  # holds migrations/
     queries: Queries  # the service's queries.sql
     periodic: tuple[PeriodicTask, ...] = ()
+    workers: tuple[WorkerFactory, ...] = ()
 
     @property
     def bindings(self) -> topology.QueueBindings:
@@ -49,6 +63,7 @@ class Runtime:
     relay: OutboxRelay | None = None
     consumer: Consumer | None = None
     periodic: PeriodicRunner | None = None
+    workers: list[Worker] = field(default_factory=list)
 
 
 class ServiceApp(FastStream):
@@ -113,11 +128,14 @@ def create_app(
         runtime.periodic = PeriodicRunner(
             definition.periodic, runtime.pool, definition.queries, runtime.consumer.source, settings, runtime.relay
         )
+        runtime.workers = [build(runtime.pool, settings) for build in definition.workers]
 
     async def after_startup() -> None:
         assert runtime.relay is not None and runtime.periodic is not None  # built at startup
         runtime.relay.start()
         runtime.periodic.start()
+        for worker in runtime.workers:
+            worker.start()
         log.info("service started", queue=names.queue(definition.name), namespace=settings.namespace)
 
     async def on_shutdown() -> None:
@@ -131,6 +149,8 @@ def create_app(
             await runtime.consumer.abandon_in_hand()
         if runtime.periodic:
             await runtime.periodic.stop()
+        for worker in runtime.workers:
+            await worker.stop()
         if runtime.relay:
             await runtime.relay.stop()
 
