@@ -2,7 +2,19 @@
 
 import click
 
-from stoppoc.cli import asyncapi, catalog, clusters, coupons, demo, dlq, operate, orders, payments, wallet
+from stoppoc.cli import (
+    asyncapi,
+    catalog,
+    clusters,
+    coupons,
+    demo,
+    dlq,
+    notifications,
+    operate,
+    orders,
+    payments,
+    wallet,
+)
 
 
 @click.group()
@@ -26,5 +38,6 @@ for command in (
     wallet.wallet,
     payments.payments,
     dlq.dlq,
+    notifications.notifications,
 ):
     main.add_command(command)

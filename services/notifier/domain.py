@@ -112,8 +112,8 @@ def is_complete(routing_key: str, event: Any, payments: Payments) -> bool:
     if routing_key in ("cluster.poc_stopped", "stop_poc.completed"):
         failed_round = getattr(event, "failed_round", None)
         if failed_round is not None and failed_round.reason == "insufficient_funds":
-            return len(payments.settled) >= event.rounds and payments.failure(failed_round.round) is not None
-        return len(payments.settled) >= event.rounds
+            return len(payments.settled) >= int(event.rounds) and payments.failure(failed_round.round) is not None
+        return len(payments.settled) >= int(event.rounds)
     if routing_key in ("stop_poc.failed", "renewal.failed"):
         return not short_of_funds or bool(payments.failed)
     if routing_key == "resources.renewed":

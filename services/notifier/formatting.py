@@ -8,7 +8,18 @@ from stoppoc.contract.base import Language
 from stoppoc.contract.events import PaymentSettled, SettledLine
 
 ENGLISH_MONTHS = (
-    "January February March April May June July August September October November December".split()
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 
 

@@ -66,9 +66,9 @@ def render(
         "number": formats.number,
     }
     name = f"{language.value}/{kind}.j2"
-    text_template = _TEXT.get_template(name)
-    subject = "".join(text_template.blocks["subject"](text_template.new_context(_with_layout(variables, language, "txt"))))
-    text = text_template.render(_with_layout(variables, language, "txt"))
+    text_template, text_variables = _TEXT.get_template(name), _with_layout(variables, language, "txt")
+    subject = "".join(text_template.blocks["subject"](text_template.new_context(text_variables)))
+    text = text_template.render(text_variables)
     html = _HTML.get_template(name).render(_with_layout(variables, language, "html"), subject=subject)
     return Rendered(" ".join(subject.split()), text.strip() + "\n", html)
 

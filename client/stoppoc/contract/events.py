@@ -353,16 +353,8 @@ FOR_SUBSCRIBERS: frozenset[str] = frozenset(
         "resource.registered",
         "resource.deleted",
         "resources.converted",
-        "stop_poc.completed",
         "wallet.credit_rejected",
         "renewal.requested",
-        "resources.renewed",
-        "renewal.failed",
         "renewal.rejected",
-        "resource.expired",
-        "resource.suspended",
-        "resource.deletion_due",
-        "resource.resumed",
-        "resource.expiring",
     }
 )

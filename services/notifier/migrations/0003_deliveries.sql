@@ -13,6 +13,9 @@ ALTER TABLE notifications
     -- Why nothing (or not everything) is sent: no contact, e-mail off, told already.
     ADD COLUMN note text;
 
+-- Those recorded before were written when recorded.
+UPDATE notifications SET rendered_at = created_at;
+
 -- Notifications still to render (the worker looks for them).
 CREATE INDEX notifications_unrendered ON notifications (notification_id) WHERE rendered_at IS NULL;
 CREATE INDEX notifications_by_request ON notifications (customer_id, request_id) WHERE request_id IS NOT NULL;
