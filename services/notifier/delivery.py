@@ -18,6 +18,7 @@ import asyncpg
 from stoppoc.contract import EVENTS
 from stoppoc.contract.base import Language
 from stoppoc.contract.envelope import Envelope
+from stoppoc.contract.errors import redact
 from stoppoc.contract.events import PaymentFailed, PaymentSettled, WalletCredited
 from stoppoc.services.notifier import domain, mail
 from stoppoc.services.notifier.outcome import Outcome, Status
@@ -177,7 +178,7 @@ class DeliveryWorker:
             if not (due.webhook_url and due.webhook_secret):
                 return "-", Outcome.failed("the customer's contact has no webhook any more")
             body = due.event.encode()
-            return due.webhook_url, await self._webhooks.post(
+            return redact(due.webhook_url), await self._webhooks.post(
                 due.webhook_url, due.webhook_secret, due.source_message_id, body
             )
         if not due.email:

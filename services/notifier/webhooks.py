@@ -22,6 +22,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 import httpx
 
 from stoppoc.contract.envelope import CONTENT_TYPE
+from stoppoc.contract.errors import redact
 from stoppoc.services.notifier.outcome import Outcome
 
 SECRET_PREFIX = "whsec_"
@@ -54,15 +55,15 @@ def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
 
 def parse_url(url: str) -> SplitResult:
     """The URL's parts, if it is one a webhook may go to at all (before any address is looked up)."""
-    parts = urlsplit(url)
+    parts, shown = urlsplit(url), redact(url)
     if parts.scheme not in ("http", "https"):
-        raise RefusedUrl(f"webhook URLs are http or https, not {parts.scheme or 'schemeless'}: {url}")
+        raise RefusedUrl(f"webhook URLs are http or https, not {parts.scheme or 'schemeless'}: {shown}")
     if not parts.hostname:
-        raise RefusedUrl(f"the webhook URL has no host: {url}")
+        raise RefusedUrl(f"the webhook URL has no host: {shown}")
     try:
         parts.port  # noqa: B018 (raises on a port that is not a number or out of range)
     except ValueError as error:
-        raise RefusedUrl(f"the webhook URL has a bad port: {url}") from error
+        raise RefusedUrl(f"the webhook URL has a bad port: {shown}") from error
     return parts
 
 
@@ -107,9 +108,9 @@ async def resolve(url: str, allow_private: bool) -> Target:
             )
     chosen = addresses[0]
     literal = f"[{chosen}]" if chosen.version == 6 else str(chosen)
+    userinfo, _, host = parts.netloc.rpartition("@")
     netloc = f"{literal}:{parts.port}" if parts.port else literal
-    pinned = urlunsplit(parts._replace(netloc=netloc))
-    host = parts.netloc.rpartition("@")[2]  # without any user:password
+    pinned = urlunsplit(parts._replace(netloc=f"{userinfo}@{netloc}" if userinfo else netloc))
     return Target(pinned, host, hostname)
 
 
