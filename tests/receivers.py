@@ -23,20 +23,19 @@ def free_port() -> int:
 
 
 class MailSink:
-    """An SMTP server's handler: keeps each message, or answers with the replies queued in
-    ``replies`` first (``"451 4.3.0 try later"``, ``"550 5.1.1 no such user"``)."""
+    """An SMTP server's handler: keeps each message, or answers a recipient with the replies
+    queued for it first (``replies["a@example.com"] = ["451 4.3.0 try later"]``)."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
-        self.replies: list[str] = []
-        self.attempts = 0
+        self.replies: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self._lock:
-            self.attempts += 1
-            if self.replies:
-                return self.replies.pop(0)
+            queued = self.replies.get(envelope.rcpt_tos[0], [])
+            if queued:
+                return queued.pop(0)
             content = envelope.original_content or b""
             message = email.message_from_bytes(content, policy=email.policy.default)
             assert isinstance(message, EmailMessage)

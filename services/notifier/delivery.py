@@ -214,7 +214,9 @@ class DeliveryWorker:
         )
         delay = None
         if status is Status.SENT:
+            await q.lock_notification(notification_id=due.notification_id)
             await q.mark_sent(delivery_id=due.delivery_id, attempts=attempt)
+            await q.stamp_delivered(notification_id=due.notification_id)
         elif status is Status.RETRY:
             delay = retry_delay_seconds(attempt, self._settings.delivery_retry_seconds)
             await q.schedule_retry(delivery_id=due.delivery_id, attempts=attempt, delay_seconds=delay, error=answer)

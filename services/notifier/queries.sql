@@ -91,20 +91,20 @@ FOR UPDATE OF d SKIP LOCKED;
 INSERT INTO delivery_attempts (delivery_id, attempt, destination, started_at, outcome, answer)
 VALUES (:delivery_id, :attempt, :destination, :started_at, :outcome, :answer);
 
+-- name: lock_notification!
+-- Taken before a delivery is marked sent: the deliveries of one notification are marked one
+-- after the other, so the last one sees the others sent and stamps the notification delivered.
+SELECT 1 FROM notifications WHERE notification_id = :notification_id FOR UPDATE;
+
 -- name: mark_sent!
-WITH sent AS (
-    UPDATE deliveries SET status = 'sent', attempts = :attempts, sent_at = now(), last_error = NULL
-    WHERE delivery_id = :delivery_id
-    RETURNING notification_id
-)
+UPDATE deliveries SET status = 'sent', attempts = :attempts, sent_at = now(), last_error = NULL
+WHERE delivery_id = :delivery_id;
+
+-- name: stamp_delivered!
 -- The notification is delivered once every one of its deliveries is sent.
-UPDATE notifications n SET delivered_at = now()
-FROM sent
-WHERE n.notification_id = sent.notification_id
-  AND NOT EXISTS (
-      SELECT 1 FROM deliveries d
-      WHERE d.notification_id = sent.notification_id AND d.delivery_id <> :delivery_id AND d.status <> 'sent'
-  );
+UPDATE notifications SET delivered_at = now()
+WHERE notification_id = :notification_id
+  AND NOT EXISTS (SELECT 1 FROM deliveries WHERE notification_id = :notification_id AND status <> 'sent');
 
 -- name: schedule_retry!
 UPDATE deliveries

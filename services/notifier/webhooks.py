@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
+import logging
 import socket
 import time
 from dataclasses import dataclass
@@ -121,6 +122,8 @@ class WebhookSender:
         self._timeout = timeout_seconds
         self._allow_private = allow_private
         self._client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
+        # httpx logs every request at INFO; each attempt is logged once by the worker instead.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -1,12 +1,18 @@
 """Which outcomes are told, what one fact is, and when a notification has what it sums up."""
 
+import email
+import email.policy
 from datetime import UTC, datetime
+
+from aiosmtplib.email import flatten_message
 
 from stoppoc.contract.events import ClusterPocStopped, StopPocFailed, WalletCredited
 from stoppoc.services.notifier import domain
 from stoppoc.services.notifier.delivery import retry_delay_seconds
 from stoppoc.services.notifier.handlers import channels_for
+from stoppoc.services.notifier.mail import build_message
 from stoppoc.services.notifier.queries import Contact
+from stoppoc.services.notifier.rendering import Rendered
 from stoppoc.shared.settings import Settings
 from tests.unit.test_notifier_templates import CONVERSION, settled, short
 
@@ -73,3 +79,21 @@ def test_the_channels_of_a_notification_and_why_one_is_left_out():
     assert channels_for(told, None, mail_on)[1] == "not sent: the customer has no contact (notifier.contact.upsert)"
     assert channels_for(told, contact(email=None), mail_on)[0] == []
     assert channels_for(recorded, contact(), mail_on)[0] == []
+
+
+def test_a_long_vietnamese_subject_arrives_as_it_was_written():
+    subject = (
+        "Nạp thêm 2.000.000 ₫ trước 16:05 ngày 01/03/2025 (UTC+07:00) để hoàn tất Stop POC cho cụm chưa được thực hiện"
+    )
+    rendered = Rendered(subject, "Tổng cộng: 8.700.000 ₫\n", "<p>Tổng cộng: 8.700.000 ₫</p>")
+    message = build_message(
+        sender="Thông báo <no-reply@example.com>", recipient="a@example.com", rendered=rendered, notification_id=7
+    )
+
+    received = email.message_from_bytes(flatten_message(message), policy=email.policy.default)
+
+    assert received["Subject"] == subject
+    assert received["From"].addresses[0].display_name == "Thông báo"
+    assert received["Message-ID"] == "<notification-7@example.com>"
+    assert received.get_body(("plain",)).get_content() == rendered.text
+    assert received.get_body(("html",)).get_content() == rendered.html
