@@ -29,7 +29,7 @@ def build_message(*, sender: str, recipient: str, rendered: Rendered, notificati
     message = MIMEMultipart("alternative")
     message["From"] = email.utils.formataddr((name, address), charset="utf-8")
     message["To"] = recipient
-    message["Subject"] = Header(rendered.subject, "utf-8")
+    message["Subject"] = Header(rendered.subject, "utf-8")  # type: ignore[assignment]  # compat32 takes a Header
     message["Date"] = email.utils.formatdate(usegmt=True)
     message["Message-ID"] = f"<notification-{notification_id}@{domain}>"
     message["Auto-Submitted"] = "auto-generated"
