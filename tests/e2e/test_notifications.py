@@ -61,10 +61,11 @@ async def test_a_converted_cluster_is_told_once_by_email_and_by_a_signed_webhook
             # customer, sent after it, shows that the replay was handled and the worker went round.
             await publish_event(client, "cluster.poc_stopped", outcome.data, message_id=outcome.id)
             other = unique_id("customer")
-            await client.send(
+            other_contact = await client.send(
                 "notifier.contact.upsert",
                 {"customer_id": other, "webhook_url": receiver.url, "webhook_secret": SECRET},
             )
+            await wait_until(lambda: handled(database, "notifier", other_contact.id), what="the other contact stored")
             marker = {"request_id": unique_id("req"), "customer_id": other, "cluster_id": unique_id("cl")}
             await publish_event(
                 client, "stop_poc.rejected", {**marker, "reason": "cluster_not_found", "detail": "no such cluster"}

@@ -190,8 +190,6 @@ async def test_a_webhook_answered_500_twice_is_sent_three_times_with_one_id_and_
     assert [a["outcome"] for a in log] == ["retry", "retry", "sent"]
     assert log[0]["answer"].startswith("HTTP 500") and log[2]["answer"].startswith("HTTP 200")
     assert log[0]["destination"] == receiver.url
-    # The second retry waited about twice as long as the first (0.1 s, then 0.2 s).
-    assert log[2]["started_at"] - log[1]["finished_at"] > log[1]["started_at"] - log[0]["finished_at"]
 
 
 async def test_a_webhook_to_a_loopback_address_is_refused_unless_allowed(channels, client, database):
