@@ -90,7 +90,6 @@ class DeliveryWorker:
         async with self._pool.acquire() as conn, conn.transaction():
             q = QUERIES.bind(conn)
             waiting: list[Unrendered] = await q.claim_unrendered(
-                kinds=sorted(domain.TOLD_KINDS),
                 wait_seconds=self._settings.notification_context_wait_seconds,
                 batch_size=RENDER_BATCH,
             )

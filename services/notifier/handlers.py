@@ -49,6 +49,7 @@ def recorder(routing_key: str) -> HandlerFn:
             cluster_id=getattr(event, "cluster_id", None),
             source_message_id=uow.cause.id,
             event=uow.cause.to_json().decode(),
+            told=kind.told,
             note=note,
         )
         if notification_id is None:

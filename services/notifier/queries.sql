@@ -3,8 +3,8 @@
 -- name: insert_notification$
 -- The id of the new notification; none when the event was recorded already (a second guard
 -- after the inbox).
-INSERT INTO notifications (customer_id, kind, request_id, cluster_id, source_message_id, event, note)
-VALUES (:customer_id, :kind, :request_id, :cluster_id, :source_message_id, :event, :note)
+INSERT INTO notifications (customer_id, kind, request_id, cluster_id, source_message_id, event, told, note)
+VALUES (:customer_id, :kind, :request_id, :cluster_id, :source_message_id, :event, :told, :note)
 ON CONFLICT (source_message_id) DO NOTHING
 RETURNING notification_id;
 
@@ -38,7 +38,7 @@ SELECT n.notification_id, n.customer_id, n.kind, n.request_id, n.event,
        n.created_at + make_interval(secs => :wait_seconds) <= now() AS waited,
        coalesce(c.language, 'vi') AS language, coalesce(c.timezone, 'Asia/Ho_Chi_Minh') AS timezone
 FROM notifications n LEFT JOIN contacts c USING (customer_id)
-WHERE n.rendered_at IS NULL AND n.event IS NOT NULL AND n.kind = any(:kinds::text[])
+WHERE n.told AND n.rendered_at IS NULL
 ORDER BY n.notification_id
 LIMIT :batch_size
 FOR UPDATE OF n SKIP LOCKED;

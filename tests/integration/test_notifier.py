@@ -254,7 +254,6 @@ async def test_attempts_run_out_then_an_operator_retries(channels, client, datab
     assert [a["outcome"] for a in shown["attempts"]] == ["retry", "retry", "failed", "sent"]
     assert "webhook_secret" not in json.dumps(shown) and SECRET not in json.dumps(shown)
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1 and len(receiver.received) == 4
-    await stoppoc(limited, 1, "notifications", "show", "999999999")
 
 
 async def test_the_email_waits_for_the_payment_it_sums_up(channels, client, database, smtp):

@@ -10,6 +10,8 @@ ALTER TABLE notifications
     ADD COLUMN html text,
     ADD COLUMN language text,
     ADD COLUMN rendered_at timestamptz,
+    -- Told on the customer's channels (false: recorded only, summed up in another notification).
+    ADD COLUMN told boolean NOT NULL DEFAULT false,
     -- Why nothing (or not everything) is sent: no contact, e-mail off, told already.
     ADD COLUMN note text;
 
@@ -17,7 +19,7 @@ ALTER TABLE notifications
 UPDATE notifications SET rendered_at = created_at;
 
 -- Notifications still to render (the worker looks for them).
-CREATE INDEX notifications_unrendered ON notifications (notification_id) WHERE rendered_at IS NULL;
+CREATE INDEX notifications_unrendered ON notifications (notification_id) WHERE told AND rendered_at IS NULL;
 CREATE INDEX notifications_by_request ON notifications (customer_id, request_id) WHERE request_id IS NOT NULL;
 
 -- One row per notification and channel, written in the transaction that records the
