@@ -7,7 +7,7 @@ import email
 import email.policy
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -79,6 +79,8 @@ class WebhookReceiver:
     statuses: list[int] = field(default_factory=list)
     delay_seconds: float = 0.0
     received: list[Received] = field(default_factory=list)
+    # Called with each request before it is answered (a test may kill the sender meanwhile).
+    before_answer: Callable[[Received], Awaitable[None]] | None = None
 
     @property
     def url(self) -> str:
@@ -92,7 +94,10 @@ class WebhookReceiver:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
-            self.received.append(Received(request_line.split()[1], headers, body))
+            received = Received(request_line.split()[1], headers, body)
+            self.received.append(received)
+            if self.before_answer:
+                await self.before_answer(received)
             if self.delay_seconds:
                 await asyncio.sleep(self.delay_seconds)
             status = self.statuses.pop(0) if self.statuses else 200
@@ -101,6 +106,8 @@ class WebhookReceiver:
                 f"HTTP/1.1 {status} X\r\ncontent-length: {len(reply)}\r\nconnection: close\r\n\r\n".encode() + reply
             )
             await writer.drain()
+        except ConnectionError:
+            pass  # the sender is gone (killed by the test): nothing to answer
         finally:
             writer.close()
 
