@@ -28,6 +28,7 @@ from stoppoc.services.notifier.outcome import Outcome
 
 SECRET_PREFIX = "whsec_"
 USER_AGENT = "stoppoc-notifier"
+ANSWER_BYTES = 200  # of a receiver's answer kept in the delivery log
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -145,15 +146,26 @@ class WebhookSender:
             "webhook-signature": sign(secret, webhook_id, timestamp, body),
         }
         try:
-            response = await self._client.post(
-                target.url, content=body, headers=headers, extensions={"sni_hostname": target.server_name}
-            )
+            async with self._client.stream(
+                "POST", target.url, content=body, headers=headers, extensions={"sni_hostname": target.server_name}
+            ) as response:
+                head = await _head(response)
         except httpx.TimeoutException:
             return Outcome.retry(f"no answer within {self._timeout:g} s")
         except httpx.HTTPError as error:
             return Outcome.retry(f"{type(error).__name__}: {error}")
         answer = f"HTTP {response.status_code} {response.reason_phrase}".strip()
-        snippet = " ".join(response.text[:200].split())
+        snippet = " ".join(head.decode(errors="replace").split())
         if snippet:
             answer = f"{answer}: {snippet}"
         return Outcome.sent(answer) if response.is_success else Outcome.retry(answer)
+
+
+async def _head(response: httpx.Response, limit: int = ANSWER_BYTES) -> bytes:
+    """The start of the receiver's answer, for the delivery log; the rest is never read."""
+    head = b""
+    async for chunk in response.aiter_bytes():
+        head += chunk
+        if len(head) >= limit:
+            break
+    return head[:limit]
