@@ -148,13 +148,17 @@ class DeliveryWorker:
     # Sending ---------------------------------------------------------------------------------
 
     async def deliver_due(self) -> int:
+        # One claim first: an idle round costs one query and one connection, not CONCURRENCY.
+        if not await self.deliver_one():
+            return 0
+
         async def sender() -> int:
             sent = 0
             while not self._stopping and await self.deliver_one():
                 sent += 1
             return sent
 
-        return sum(await asyncio.gather(*(sender() for _ in range(CONCURRENCY))))
+        return 1 + sum(await asyncio.gather(*(sender() for _ in range(CONCURRENCY))))
 
     async def deliver_one(self) -> bool:
         """Claim the delivery due first, attempt it and record the outcome. False if none is due."""
