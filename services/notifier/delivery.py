@@ -62,9 +62,6 @@ class DeliveryWorker:
             self._task = None
         await self._webhooks.close()
 
-    def wake(self) -> None:
-        self._wake.set()
-
     async def run_once(self) -> int:
         """Render what can be rendered, then send what is due. How much was done."""
         return await self.render_due() + await self.deliver_due()
