@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from stoppoc.contract.commands import ContactUpsert
 from stoppoc.contract.errors import InvalidData
-from stoppoc.services.notifier import domain, webhooks
+from stoppoc.services.notifier import domain, webhook_rules
 from stoppoc.services.notifier.queries import Contact
 from stoppoc.shared.handlers import HandlerFn, HandlerRegistry
 from stoppoc.shared.logging import get_logger
@@ -80,8 +80,8 @@ for _routing_key in domain.KINDS:
 async def upsert_contact(contact: ContactUpsert, uow: UnitOfWork) -> None:
     if contact.webhook_url is not None and contact.webhook_secret is not None:
         try:
-            webhooks.parse_url(contact.webhook_url)
-            webhooks.secret_key(contact.webhook_secret)
+            webhook_rules.parse_url(contact.webhook_url)
+            webhook_rules.secret_key(contact.webhook_secret)
         except ValueError as error:  # the address itself is checked at each delivery
             raise InvalidData(f"notifier.contact.upsert: {error}") from error
     await uow.q.upsert_contact(**contact.model_dump(mode="json"))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from stoppoc.services.notifier.webhooks import RefusedUrl, parse_url, resolve, secret_key, sign, why_refused
+from stoppoc.services.notifier.webhook_rules import RefusedUrl, parse_url, resolve, secret_key, sign, why_refused
 
 # The vector of the reference libraries (libraries/python/tests/test_webhooks.py, test_sign_function).
 VECTOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
