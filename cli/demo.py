@@ -57,6 +57,10 @@ def sample_cluster(suffix: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return cluster, resources
 
 
+def demo_email(suffix: str) -> str:
+    return f"demo-customer-{suffix}@example.com"
+
+
 def describe(envelope: Envelope) -> str:
     data = envelope.data
     keys = ("round", "resource_id", "order_id", "total", "amount", "balance_after", "reason", "rounds", "resource_ids")
@@ -108,6 +112,11 @@ async def run_demo(settings: Settings, *, embedded: bool, timeout: float) -> boo
             )
         )
         console.rule(f"Registering POC cluster {cluster['cluster_id']}")
+        # How the customer hears about it: with STOPPOC_SMTP_HOST set (docker compose: Mailpit,
+        # http://localhost:8025), the e-mail the notifier sends shows there.
+        await client.send(
+            "notifier.contact.upsert", {"customer_id": cluster["customer_id"], "email": demo_email(suffix)}
+        )
         await client.send("inventory.cluster.upsert", cluster)
         for resource in resources:
             await client.send("inventory.resource.upsert", resource)
@@ -137,6 +146,10 @@ async def run_demo(settings: Settings, *, embedded: bool, timeout: float) -> boo
     stopped = outcome.routing_key == "cluster.poc_stopped"
     if stopped:
         console.print(f"[bold green]Cluster {cluster['cluster_id']} converted: its POC option is off.[/]")
+        if settings.smtp_host:
+            console.print(
+                f"The customer is told by e-mail at {demo_email(suffix)} (sent through {settings.smtp_host})."
+            )
     else:
         console.print(f"[bold red]Conversion ended with {outcome.routing_key}: {outcome.data.get('reason')}[/]")
     return stopped

@@ -13,6 +13,7 @@ from stoppoc.cli import (
     coupons,
     demo,
     dlq,
+    notifications,
     operate,
     orders,
     payments,

@@ -4,8 +4,9 @@ the broker topology, the consumer of the service's queue and its outbox relay, a
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
 import asyncpg
 from faststream import AckPolicy, FastStream
@@ -25,6 +26,18 @@ from stoppoc.shared.queries import Queries
 from stoppoc.shared.settings import Settings, get_settings
 
 
+class Worker(Protocol):
+    """Work a service runs beside its consumer for as long as it runs (notifier's deliveries)."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+# Builds a worker once the service has its pool: (pool, settings) -> worker.
+WorkerFactory = Callable[[asyncpg.Pool, Settings], Worker]
+
+
 @dataclass(frozen=True)
 class ServiceDefinition:
     name: str
@@ -32,6 +45,7 @@ class ServiceDefinition:
     package: str  # holds migrations/
     queries: Queries  # the service's queries.sql
     periodic: tuple[PeriodicTask, ...] = ()
+    workers: tuple[WorkerFactory, ...] = ()
 
     @property
     def bindings(self) -> topology.QueueBindings:
@@ -63,6 +77,7 @@ class Runtime:
     watch: DatabaseWatch | None = None
     started: bool = False
     background: list["asyncio.Task[None]"] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -187,12 +202,15 @@ def create_app(
         runtime.periodic = PeriodicRunner(
             definition.periodic, runtime.pool, definition.queries, runtime.consumer.source, settings, runtime.relay
         )
+        runtime.workers = [build(runtime.pool, settings) for build in definition.workers]
 
     async def after_startup() -> None:
         assert runtime.relay is not None and runtime.periodic is not None  # built at startup
         await runtime.gate.apply()
         runtime.relay.start()
         runtime.periodic.start()
+        for worker in runtime.workers:
+            worker.start()
         runtime.started = True
         log.info("service started", queue=names.queue(definition.name), namespace=settings.namespace)
 
@@ -210,6 +228,8 @@ def create_app(
             await runtime.consumer.abandon_in_hand()
         if runtime.periodic:
             await runtime.periodic.stop()
+        for worker in runtime.workers:
+            await worker.stop()
         if runtime.watch:
             await runtime.watch.stop()
         if runtime.relay:

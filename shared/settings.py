@@ -62,6 +62,23 @@ class Settings(BaseSettings):
     delete_after_days: float = Field(default=30, ge=0)
     renewal_reminder_days: list[float] = [7, 3, 1]
     renewal_retry_days: float = Field(default=1, gt=0)
+    # Customers' channels (notifier). No SMTP host: e-mail is off (notifications recorded, not mailed).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+    mail_from: str = "Stop POC <no-reply@localhost>"
+    webhook_timeout_seconds: float = Field(default=10, gt=0)
+    # Webhooks to private, loopback and link-local addresses are refused unless this is on.
+    webhook_allow_private: bool = False
+    # A failed delivery is tried again after this, doubling each time, up to the max attempts.
+    delivery_retry_seconds: float = Field(default=30, gt=0)
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    # How long an e-mail about a conversion or renewal waits for the payment events it sums up
+    # (they may be handled after it) before it is sent with what is known.
+    notification_context_wait_seconds: float = Field(default=60, ge=0)
 
     # Apply the service's migrations when it starts (turn off where a separate step migrates).
     migrate_on_start: bool = True
@@ -122,6 +139,8 @@ class Settings(BaseSettings):
         for name, value in super().__repr_args__():
             if name == "amqp_failover_urls":
                 value = [redact(url) for url in value]
+            elif "password" in name and isinstance(value, str):
+                value = "***"
             yield name, redact(value) if name in ("amqp_url", "database_url") else value
 
     @classmethod

@@ -1,154 +1,123 @@
-"""What the customer is told about each outcome: pure text rendering, no I/O."""
+"""What the customer hears about: the kind of each notification, the fact it tells (so a fact
+is told once whatever event ids carry it), and what must be known before it can be written.
+Pure: no I/O."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from stoppoc.contract.events import (
-    ClusterPocExpiring,
-    ClusterPocStopped,
-    PaymentAwaitingFunds,
-    PaymentFailed,
-    PaymentSettled,
-    StopPocFailed,
-    StopPocRejected,
-    WalletCredited,
-)
+from stoppoc.contract.events import PaymentFailed, PaymentSettled, WalletCredited
+
+REFUND_PREFIX = "refund:"
 
 
 @dataclass(frozen=True)
-class Notification:
-    customer_id: str
-    kind: str
-    title: str
-    body: str
-    request_id: str | None = None
-    cluster_id: str | None = None
+class Kind:
+    """``told``: sent on the customer's channels. The others are recorded only: their figures
+    are told in the message that sums up the conversion or renewal they belong to."""
+
+    name: str
+    told: bool
+    fact: Callable[[Any], str]  # the fact's own key, the same under any event id
+    reference: Callable[[Any], str | None] = lambda event: getattr(event, "request_id", None)
 
 
-def vnd(amount: int) -> str:
-    return f"{amount:,} VND"
+def _request(event: Any) -> str:
+    return str(event.request_id)
 
 
-def about(event: Any, kind: str, title: str, body: str) -> Notification:
-    # Events of a conversion name its request and cluster; a wallet credit names neither.
-    return Notification(
-        event.customer_id, kind, title, body, getattr(event, "request_id", None), getattr(event, "cluster_id", None)
-    )
+def _renewal(event: Any) -> str:
+    return str(event.renewal_id)
 
 
-def utc(moment: datetime) -> str:
-    """The moment as customers read it. The contract's times are UTC; one without a zone is read as UTC too."""
-    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def _resource_at(event: Any) -> str:
+    return f"{event.resource_id}@{event.paid_until.isoformat()}"
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+def _no_reference(event: Any) -> None:
+    return None
 
 
-def stop_poc_rejected(event: StopPocRejected) -> Notification:
-    return about(
-        event,
-        "stop_poc_rejected",
-        f"Stop POC for cluster {event.cluster_id} was not started",
-        f"Your request to stop POC on cluster {event.cluster_id} was rejected: {event.detail} "
-        f"(reason: {event.reason}). Nothing was charged.",
-    )
-
-
-def payment_settled(event: PaymentSettled) -> Notification:
-    return about(
-        event,
-        "payment_settled",
-        f"Payment of {vnd(event.amount)} received",
-        f"We charged {vnd(event.amount)} to your credit wallet for {plural(len(event.resource_ids), 'resource')} "
-        f"of cluster {event.cluster_id} (round {event.round}). Your balance is now {vnd(event.balance_after)}.",
-    )
-
-
-def payment_awaiting_funds(event: PaymentAwaitingFunds) -> Notification:
-    until = utc(event.wait_until)
-    return about(
-        event,
-        "payment_awaiting_funds",
-        f"Top up {vnd(event.shortfall)} by {until} to finish stopping POC",
-        f"Stopping POC on cluster {event.cluster_id} (round {event.round}) costs {vnd(event.amount)}; your credit "
-        f"wallet holds {vnd(event.balance)}, {vnd(event.shortfall)} short. Top up at least {vnd(event.shortfall)} "
-        f"by {until} and we will charge it then; after that the payment fails and the resources stay POC.",
-    )
-
-
-def payment_failed(event: PaymentFailed) -> Notification:
-    if event.reason == "insufficient_funds":
-        why = (
-            f"your credit wallet holds {vnd(event.balance)}, {vnd(event.shortfall)} short. "
-            f"Top up at least {vnd(event.shortfall)} and stop POC again"
-        )
-    else:
-        why = f"the payment failed ({event.reason})"
-    return about(
-        event,
-        "payment_failed",
-        f"Payment of {vnd(event.amount)} failed",
-        f"We could not charge {vnd(event.amount)} for cluster {event.cluster_id} (round {event.round}): {why}.",
-    )
-
-
-def stop_poc_failed(event: StopPocFailed) -> Notification:
-    return about(
-        event,
-        "stop_poc_failed",
-        f"Stop POC for cluster {event.cluster_id} did not complete",
-        f"Round {event.round} of stopping POC on cluster {event.cluster_id} ended without converting: "
-        f"{event.detail} (reason: {event.reason}). Its resources are POC resources again.",
-    )
-
-
-def cluster_poc_stopped(event: ClusterPocStopped) -> Notification:
-    when = utc(event.stopped_at)
-    if event.rounds:
-        how = f"its resources were converted to paid resources in {plural(event.rounds, 'round')}"
-    else:
-        how = "its resources had already been converted, so nothing was charged"
-    return about(
-        event,
-        "cluster_poc_stopped",
-        f"Cluster {event.cluster_id} is no longer a POC",
-        f"The POC option of cluster {event.cluster_id} was turned off at {when}: {how}.",
-    )
-
-
-def wallet_credited(event: WalletCredited) -> Notification:
-    return about(
-        event,
-        "wallet_credited",
-        f"{vnd(event.amount)} added to your credit wallet",
-        f"{vnd(event.amount)} was added to your credit wallet (reference {event.reference}). "
-        f"Your balance is now {vnd(event.balance_after)}.",
-    )
-
-
-def cluster_poc_expiring(event: ClusterPocExpiring) -> Notification:
-    when = utc(event.poc_expires_at)
-    return about(
-        event,
-        "cluster_poc_expiring",
-        f"The POC of cluster {event.name} ends on {when}",
-        f"The trial credit of cluster {event.name} ({event.cluster_id}) expires on {when}. Stop POC before then "
-        f"to keep its servers and volumes as paid resources with their configuration intact, "
-        f"or delete the cluster.",
-    )
-
-
-RENDERERS: dict[str, Callable[[Any], Notification]] = {
-    "cluster.poc_expiring": cluster_poc_expiring,
-    "stop_poc.rejected": stop_poc_rejected,
-    "payment.settled": payment_settled,
-    "payment.failed": payment_failed,
-    "payment.awaiting_funds": payment_awaiting_funds,
-    "stop_poc.failed": stop_poc_failed,
-    "cluster.poc_stopped": cluster_poc_stopped,
-    "wallet.credited": wallet_credited,
+# By routing key. wallet.credited is two kinds: a refund is told, a top-up is the customer's own act.
+KINDS: dict[str, Kind] = {
+    "cluster.poc_stopped": Kind("cluster_poc_stopped", True, _request),
+    "stop_poc.completed": Kind("stop_poc_completed", True, _request),
+    "stop_poc.failed": Kind("stop_poc_failed", True, _request),
+    "stop_poc.rejected": Kind("stop_poc_rejected", True, _request),
+    "payment.awaiting_funds": Kind("payment_awaiting_funds", True, lambda e: str(e.order_id)),
+    "cluster.poc_expiring": Kind(
+        "cluster_poc_expiring", True, lambda e: f"{e.cluster_id}@{e.poc_expires_at.isoformat()}-{e.days_before:g}"
+    ),
+    "resource.expiring": Kind(
+        "resource_expiring", True, lambda e: f"{_resource_at(e)}-{e.days_left:g}", reference=_no_reference
+    ),
+    "resources.renewed": Kind("resources_renewed", True, _renewal, reference=_renewal),
+    "renewal.failed": Kind("renewal_failed", True, _renewal, reference=_renewal),
+    "resource.expired": Kind("resource_expired", True, _resource_at, reference=_no_reference),
+    "resource.suspended": Kind("resource_suspended", True, _resource_at, reference=_no_reference),
+    "resource.deletion_due": Kind("resource_deletion_due", True, _resource_at, reference=_no_reference),
+    "resource.resumed": Kind("resource_resumed", True, _resource_at, reference=_no_reference),
+    "payment.settled": Kind("payment_settled", False, lambda e: str(e.payment_id)),
+    "payment.failed": Kind("payment_failed", False, lambda e: str(e.order_id)),
+    "wallet.credited": Kind("wallet_credited", False, lambda e: str(e.reference), reference=_no_reference),
 }
+REFUND = Kind("refund", True, lambda e: str(e.reference), reference=_no_reference)
+
+# Every event the notifier records a notification for.
+NOTIFIED_EVENTS = frozenset(KINDS)
+TOLD_KINDS = frozenset({kind.name for kind in KINDS.values() if kind.told} | {REFUND.name})
+
+
+def kind_of(routing_key: str, event: Any) -> Kind:
+    if routing_key == "wallet.credited" and refunded(event) is not None:
+        return REFUND
+    return KINDS[routing_key]
+
+
+def refunded(event: WalletCredited) -> tuple[str, str] | None:
+    """The payment and resource a refund credit gives back (``refund:<payment>:<resource>``)."""
+    if not event.reference.startswith(REFUND_PREFIX):
+        return None
+    payment_id, _, resource_id = event.reference.removeprefix(REFUND_PREFIX).partition(":")
+    return (payment_id, resource_id) if payment_id and resource_id else None
+
+
+@dataclass(frozen=True)
+class Payments:
+    """What payment said about the request, renewal or payment a notification belongs to."""
+
+    settled: tuple[PaymentSettled, ...] = ()
+    failed: tuple[PaymentFailed, ...] = ()
+
+    @classmethod
+    def of(cls, settled: Sequence[PaymentSettled], failed: Sequence[PaymentFailed]) -> "Payments":
+        # The same payment may have been announced under two event ids: count it once.
+        by_payment = {p.payment_id: p for p in settled}
+        by_order = {f.order_id: f for f in failed}
+        return cls(
+            tuple(sorted(by_payment.values(), key=lambda p: (p.round, p.settled_at))),
+            tuple(sorted(by_order.values(), key=lambda f: f.round)),
+        )
+
+    def failure(self, round_: int | None = None) -> PaymentFailed | None:
+        matching = [f for f in self.failed if round_ is None or f.round == round_]
+        return matching[-1] if matching else None
+
+
+def is_complete(routing_key: str, event: Any, payments: Payments) -> bool:
+    """Whether every payment event the notification sums up has been handled. They are
+    published before the event that ends the conversion or renewal, yet may be handled after
+    it (several instances, a redelivery), so the e-mail waits for them for a while."""
+    short_of_funds = getattr(event, "reason", None) == "insufficient_funds"
+    if routing_key in ("cluster.poc_stopped", "stop_poc.completed"):
+        failed_round = getattr(event, "failed_round", None)
+        if failed_round is not None and failed_round.reason == "insufficient_funds":
+            return len(payments.settled) >= int(event.rounds) and payments.failure(failed_round.round) is not None
+        return len(payments.settled) >= int(event.rounds)
+    if routing_key in ("stop_poc.failed", "renewal.failed"):
+        return not short_of_funds or bool(payments.failed)
+    if routing_key == "resources.renewed":
+        return bool(payments.settled)
+    if routing_key == "wallet.credited":
+        return refunded(event) is None or bool(payments.settled)
+    return True

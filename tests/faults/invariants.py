@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from stoppoc.cli.dlq import DeadLetter
 from stoppoc.contract.envelope import Envelope
-from stoppoc.services.notifier.domain import RENDERERS
+from stoppoc.services.notifier.domain import NOTIFIED_EVENTS
 from stoppoc.shared.client import ContractClient
 from tests.faults import renewal_invariants
 from tests.faults.probes import SCHEMAS
@@ -332,7 +332,7 @@ def nothing_lost(audit: Audit, plan: Plan, client: ContractClient, evidence: Evi
         audit.check(pending == 0, f"{schema}: {pending} outbox rows never published")
     for queue, messages in evidence.queued.items():
         audit.check(messages == 0, f"{queue}: {messages} messages never handled")
-    notifiable = {e.id for key in RENDERERS for e in evidence.events[key]}
+    notifiable = {e.id for key in NOTIFIED_EVENTS for e in evidence.events[key]}
     audit.check(notifiable <= evidence.notified, f"{len(notifiable - evidence.notified)} events never notified")
     audit.check(evidence.notified <= notifiable, f"{len(evidence.notified - notifiable)} notifications of no event")
 

@@ -59,8 +59,10 @@ def test_every_module_and_sql_file_of_the_repository_is_in_the_wheel(service_whe
     shipped = set(service_wheel.namelist())
     for folder, package in MAPPED.items():
         for path in (ROOT / folder).rglob("*"):
-            if path.suffix in {".py", ".sql"} and "__pycache__" not in path.parts:
+            if path.suffix in {".py", ".sql", ".j2"} and "__pycache__" not in path.parts:
                 assert f"{package}/{path.relative_to(ROOT / folder).as_posix()}" in shipped, path
+    # The notifier's e-mail layouts, beside its templates.
+    assert "stoppoc/services/notifier/templates/vi/_layout.html" in shipped
 
 
 def test_the_client_distribution_is_the_contract_and_the_client_with_pydantic_and_aio_pika(client_wheel):

@@ -374,15 +374,7 @@ FOR_SUBSCRIBERS: frozenset[str] = frozenset(
         "resource.registered",
         "resource.deleted",
         "resources.converted",
-        "stop_poc.completed",
         "wallet.credit_rejected",
-        "resources.renewed",
-        "renewal.failed",
         "renewal.rejected",
-        "resource.expired",
-        "resource.suspended",
-        "resource.deletion_due",
-        "resource.resumed",
-        "resource.expiring",
     }
 )

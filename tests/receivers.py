@@ -1,0 +1,119 @@
+"""The customers' side, for real, on 127.0.0.1: an SMTP server (aiosmtpd) that keeps what it is
+sent, and an HTTP server that receives webhooks and answers with the statuses it is told to."""
+
+import asyncio
+import contextlib
+import email
+import email.policy
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class MailSink:
+    """An SMTP server's handler: keeps each message, or answers a recipient with the replies
+    queued for it first (``replies["a@example.com"] = ["451 4.3.0 try later"]``)."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.replies: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self._lock:
+            queued = self.replies.get(envelope.rcpt_tos[0], [])
+            if queued:
+                return queued.pop(0)
+            content = envelope.original_content or b""
+            message = email.message_from_bytes(content, policy=email.policy.default)
+            assert isinstance(message, EmailMessage)
+            self.messages.append(message)
+        return "250 2.0.0 OK: queued"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@contextlib.contextmanager
+def smtp_server() -> Iterator[tuple[MailSink, int]]:
+    sink = MailSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        controller.stop()
+
+
+def text_and_html(message: EmailMessage) -> tuple[str, str]:
+    plain, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert plain is not None and html is not None, "the e-mail has a text part and an HTML part"
+    return plain.get_content(), html.get_content()  # type: ignore[attr-defined]
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class WebhookReceiver:
+    """Answers each POST with the next status of ``statuses`` (200 once they are used up)."""
+
+    port: int = 0
+    statuses: list[int] = field(default_factory=list)
+    delay_seconds: float = 0.0
+    received: list[Received] = field(default_factory=list)
+    # Called with each request before it is answered (a test may kill the sender meanwhile).
+    before_answer: Callable[[Received], Awaitable[None]] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/stoppoc"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request_line = (await reader.readline()).decode()
+            headers: dict[str, str] = {}
+            while (line := (await reader.readline()).decode().strip()) != "":
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            received = Received(request_line.split()[1], headers, body)
+            self.received.append(received)
+            if self.before_answer:
+                await self.before_answer(received)
+            if self.delay_seconds:
+                await asyncio.sleep(self.delay_seconds)
+            status = self.statuses.pop(0) if self.statuses else 200
+            reply = b"ok" if status < 300 else b"not now"
+            writer.write(
+                f"HTTP/1.1 {status} X\r\ncontent-length: {len(reply)}\r\nconnection: close\r\n\r\n".encode() + reply
+            )
+            await writer.drain()
+        except ConnectionError:
+            pass  # the sender is gone (killed by the test): nothing to answer
+        finally:
+            writer.close()
+
+    @contextlib.asynccontextmanager
+    async def running(self):  # type: ignore[no-untyped-def]
+        server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        async with server:
+            yield self
