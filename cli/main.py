@@ -13,7 +13,6 @@ from stoppoc.cli import (
     coupons,
     demo,
     dlq,
-    notifications,
     operate,
     orders,
     payments,

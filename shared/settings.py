@@ -139,7 +139,7 @@ class Settings(BaseSettings):
         for name, value in super().__repr_args__():
             if name == "amqp_failover_urls":
                 value = [redact(url) for url in value]
-            elif "password" in name and isinstance(value, str):
+            elif name is not None and "password" in name and isinstance(value, str):
                 value = "***"
             yield name, redact(value) if name in ("amqp_url", "database_url") else value
 
