@@ -25,9 +25,13 @@ from stoppoc.services.notifier.outcome import Outcome, Status
 from stoppoc.services.notifier.queries import QUERIES, DueDelivery, Unrendered
 from stoppoc.services.notifier.rendering import Rendered, render
 from stoppoc.services.notifier.webhooks import WebhookSender
+from stoppoc.shared import metrics
 from stoppoc.shared.logging import get_logger
 from stoppoc.shared.queries import BoundQueries
 from stoppoc.shared.settings import Settings
+
+# The `status` label of stoppoc_notifications_total for what became of an attempt.
+METRIC_STATUS = {Status.SENT: "delivered", Status.RETRY: "retried", Status.FAILED: "failed"}
 
 # Deliveries one instance sends at once; each holds a database connection while it is sent.
 CONCURRENCY = 4
@@ -170,7 +174,9 @@ class DeliveryWorker:
             except Exception as error:  # a bug of ours: counted as an attempt, so it cannot loop
                 self._log.exception("delivery attempt broke", delivery_id=due.delivery_id)
                 destination, outcome = "-", Outcome.retry(f"unexpected error: {error!r}")
-            await self._attempt_finished(q, due, destination, outcome, started_at)
+            finished = await self._attempt_finished(q, due, destination, outcome, started_at)
+        # Counted once the attempt's record is committed (stoppoc_notifications_total).
+        metrics.count_notification(due.channel, METRIC_STATUS[finished])
         return True
 
     async def _attempt(self, due: DueDelivery) -> tuple[str, Outcome]:
@@ -196,8 +202,9 @@ class DeliveryWorker:
 
     async def _attempt_finished(
         self, q: BoundQueries, due: DueDelivery, destination: str, outcome: Outcome, started_at: datetime
-    ) -> None:
-        """Every attempt ends here: in the delivery log, on the delivery, and in the service's log."""
+    ) -> Status:
+        """Every attempt ends here: in the delivery log, on the delivery, and in the service's log.
+        What became of the delivery: sent, to be retried, or failed for good."""
         attempt = due.attempts + 1
         status = outcome.status
         answer = outcome.answer[:2000]
@@ -234,3 +241,4 @@ class DeliveryWorker:
             answer=answer,
             retry_in_seconds=delay,
         )
+        return status

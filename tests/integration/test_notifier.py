@@ -11,6 +11,7 @@ import pytest
 from aio_pika.exceptions import QueueEmpty
 from standardwebhooks.webhooks import Webhook
 
+from stoppoc.shared.metrics import REGISTRY
 from tests.contract_data import handled, publish_event, unique_id, wait_until
 from tests.faults.probes import dead_letters
 from tests.infrastructure import running
@@ -176,6 +177,7 @@ async def test_a_customer_with_both_channels_gets_one_email_and_one_signed_webho
 async def test_a_webhook_answered_500_twice_is_sent_three_times_with_one_id_and_ends_sent(channels, client, database):
     customer = unique_id("cus")
     receiver = WebhookReceiver(statuses=[500, 500])
+    retried, delivered = webhook_count("retried"), webhook_count("delivered")
     async with receiver.running(), running(channels, "notifier"):
         await contact(client, database, customer, webhook_url=receiver.url, webhook_secret=SECRET)
         event = await publish_event(client, "stop_poc.rejected", rejected(conversion(customer)))
@@ -190,6 +192,13 @@ async def test_a_webhook_answered_500_twice_is_sent_three_times_with_one_id_and_
     assert [a["outcome"] for a in log] == ["retry", "retry", "sent"]
     assert log[0]["answer"].startswith("HTTP 500") and log[2]["answer"].startswith("HTTP 200")
     assert log[0]["destination"] == receiver.url
+    # Each attempt counted in stoppoc_notifications_total by what became of it.
+    assert (webhook_count("retried") - retried, webhook_count("delivered") - delivered) == (2, 1)
+
+
+def webhook_count(status: str) -> float:
+    value = REGISTRY.get_sample_value("stoppoc_notifications_total", {"channel": "webhook", "status": status})
+    return value or 0.0
 
 
 async def test_a_webhook_to_a_loopback_address_is_refused_unless_allowed(channels, client, database):
