@@ -2,7 +2,7 @@
 
 import click
 
-from stoppoc.cli import asyncapi, catalog, clusters, coupons, demo, dlq, operate, orders, payments, wallet
+from stoppoc.cli import asyncapi, bench, catalog, clusters, coupons, demo, dlq, operate, orders, payments, wallet
 
 
 @click.group()
@@ -26,5 +26,6 @@ for command in (
     wallet.wallet,
     payments.payments,
     dlq.dlq,
+    bench.bench,
 ):
     main.add_command(command)

@@ -1,0 +1,117 @@
+"""What ``stoppoc bench`` checks after its load, from the services' own tables: every wallet
+reconciles with its ledger and its payments, and how many messages each service handled."""
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+from aio_pika.abc import AbstractChannel
+
+from stoppoc.cli.bench_usage import SQL
+from stoppoc.services.payment.queries import QUERIES as PAYMENT
+from stoppoc.services.payment.queries import LedgerEntry, PaymentRow, WalletRow
+from stoppoc.services.registry import SERVICES
+from stoppoc.shared import db
+from stoppoc.shared.topology import Names
+
+
+@dataclass
+class Reconciliation:
+    wallets: int = 0
+    problems: dict[str, list[str]] = field(default_factory=dict)  # by customer
+
+    @property
+    def reconciled(self) -> int:
+        return self.wallets - len(self.problems)
+
+
+def wallet_problems(
+    customer_id: str,
+    credited: int,
+    wallet: WalletRow | None,
+    ledger: Sequence[LedgerEntry],
+    payments: Sequence[PaymentRow],
+) -> list[str]:
+    """Why this wallet does not reconcile (nothing when it does): its balance is its ledger's sum,
+    every running balance is right and never negative, its credits are what was credited, and its
+    debits are exactly its settled payments, one each, none still waiting."""
+    if wallet is None:
+        return [f"{customer_id}: no wallet"]
+    problems = []
+    running = 0
+    for entry in ledger:
+        running += entry.amount
+        if entry.balance_after != running or running < 0:
+            problems.append(
+                f"{customer_id}: {entry.reference} says {entry.balance_after} after it, the ledger {running}"
+            )
+    if wallet.balance != running:
+        problems.append(f"{customer_id}: balance {wallet.balance}, ledger sum {running}")
+    credits = sum(e.amount for e in ledger if e.kind == "credit")
+    if credits != credited:
+        problems.append(f"{customer_id}: credits {credits}, credited {credited}")
+    debits = {e.order_id: -e.amount for e in ledger if e.kind == "debit"}
+    settled = {p.order_id: p.amount for p in payments if p.status == "settled"}
+    if debits != settled or len(debits) != sum(e.kind == "debit" for e in ledger):
+        problems.append(f"{customer_id}: debits {debits} are not the settled payments {settled}")
+    if waiting := [p.order_id for p in payments if p.status == "awaiting_funds"]:
+        problems.append(f"{customer_id}: orders still waiting for funds {waiting}")
+    return problems
+
+
+async def reconcile(database_url: str, credited: Mapping[str, int]) -> Reconciliation:
+    """Each of these customers' wallet, given what was credited to it."""
+    conn = await db.connect(database_url, "payment")
+    try:
+        q = PAYMENT.bind(conn)
+        result = Reconciliation(wallets=len(credited))
+        for customer_id, amount in credited.items():
+            wallet = await q.wallet(customer_id=customer_id)
+            ledger = await q.ledger(customer_id=customer_id)
+            payments = await q.list_payments(customer_id=customer_id, status=None, order_ids=None)
+            if problems := wallet_problems(customer_id, amount, wallet, ledger, payments):
+                result.problems[customer_id] = problems
+        return result
+    finally:
+        await conn.close()
+
+
+class ServiceTables:
+    """Counts read from each service's own schema, on a connection of each."""
+
+    def __init__(self, database_url: str) -> None:
+        self._database_url = database_url
+        self._connections: dict[str, asyncpg.Connection] = {}
+
+    async def __aenter__(self) -> "ServiceTables":
+        for service in SERVICES:
+            self._connections[service] = await db.connect(self._database_url, service)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for conn in self._connections.values():
+            await conn.close()
+
+    async def _count(self, query: str) -> dict[str, int]:
+        return {service: int(await SQL[query].run(conn, {})) for service, conn in self._connections.items()}
+
+    async def handled(self) -> dict[str, int]:
+        """Messages each service has handled so far: its inbox rows."""
+        return await self._count("inbox_rows")
+
+    async def quiet(self, channel: AbstractChannel, names: Names, poll_seconds: float = 0.25) -> dict[str, int]:
+        """Wait until nothing is left to do: no message waiting in a service's queue, nothing
+        left in an outbox, no message handled since the last look. The messages each handled."""
+        before = await self.handled()
+        while True:
+            await asyncio.sleep(poll_seconds)
+            waiting = 0
+            for service in SERVICES:
+                queue = await channel.declare_queue(names.queue(service), passive=True)
+                waiting += queue.declaration_result.message_count or 0
+            unpublished = sum((await self._count("unpublished_outbox")).values())
+            handled = await self.handled()
+            if waiting == 0 and unpublished == 0 and handled == before:
+                return handled
+            before = handled
