@@ -206,6 +206,8 @@ async def _load(
     progress("reconciling every wallet", force=True)
     reconciliation = await reconcile(settings.database_url, {c.customer_id: WALLET_CREDIT for c in clusters})
     return BenchRun(
+        database=urlsplit(settings.database_url).path.lstrip("/"),
+        namespace=settings.namespace,
         conversions=len(loaded),
         concurrency=plan.concurrency,
         seconds=ended_at - first.at,

@@ -20,6 +20,8 @@ def percentile(ordered: list[float], p: float) -> float:
 
 @dataclass
 class BenchRun:
+    database: str
+    namespace: str
     conversions: int
     concurrency: int
     seconds: float  # from the first request to the last final event
@@ -58,6 +60,8 @@ class BenchRun:
         lone_p50 = _median(self.lone.latency_ms)
         hop_ms = lone_p50 / hops if hops else None
         figures: dict[str, Any] = {
+            "database": self.database,
+            "namespace": self.namespace,
             "conversions": self.conversions,
             "concurrency": self.concurrency,
             "seconds": self.seconds,
@@ -148,7 +152,7 @@ def render(figures: dict[str, Any], resources: str) -> str:
         + (", ".join(f"{p} {ms:.0f} ms" for p, ms in latency.items()) or "-"),
         f"  unloaded         one at a time: p50 {lone['p50_ms']:.1f} ms over {lone['hops']} hops = "
         f"{_number(lone['hop_ms'], 2)} ms a hop ({_by(lone['by_hop_ms'], ' ms')})",
-        f"  CPU a conversion {_by(f['cpu_ms_per_conversion'], ' ms')} (broker: the whole node)",
+        f"  CPU a conversion {_by(f['cpu_ms_per_conversion'], ' ms')} (broker: the whole node; bench: this driver)",
         f"  peak memory      {_by(f['peak_rss_mib'], ' MiB', 0)}",
         f"  bare chain       {chain['in_flight']} in flight: {chain['chains_per_second']:.0f} chains/s = "
         f"{chain['hops_per_second']:.0f} hops/s; one alone p50 {chain['alone_p50_ms']:.1f} ms = "

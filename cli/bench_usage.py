@@ -57,7 +57,7 @@ class Mark:
     """CPU seconds used so far by each part, at one moment."""
 
     at: float  # time.perf_counter()
-    cpu: dict[str, float | None]  # service names and "broker"
+    cpu: dict[str, float | None]  # service names, "broker" and "bench" (the driver)
     database: dict[int, float]  # by server process id
 
 
@@ -116,7 +116,8 @@ class UsageMeter:
             await self._sample(conn, conn.get_server_pid())
         finally:
             await conn.close()
-        parts = {**self.services, "broker": self.broker}
+        # The bench's own process drives the load on the same cores: its share is shown too.
+        parts = {**self.services, "broker": self.broker, "bench": psutil.Process()}
         cpu: dict[str, float | None] = {}
         for name, process in parts.items():
             try:
