@@ -23,6 +23,7 @@ from stoppoc.contract.envelope import utc_now
 from stoppoc.contract.errors import unreachable
 from stoppoc.services.registry import SERVICES
 from stoppoc.shared.dead_letters import REPLAYED_AT, verdict, without_verdict
+from stoppoc.shared.retention import replay_horizon, sent_before
 from stoppoc.shared.settings import get_settings
 from stoppoc.shared.topology import Names
 
@@ -168,6 +169,16 @@ def replay_dead_letters(service: str, message_ids: tuple[str, ...], replay_all: 
         raise click.UsageError("give --id MESSAGE_ID (one or more) or --all")
     settings = get_settings()
     wanted = None if replay_all else set(message_ids)
+    # The services that handled a message older than this may have pruned its inbox row.
+    horizon = replay_horizon(settings, utc_now())
+    present = _run(peek(settings.amqp_url, Names(settings.namespace), service))
+    too_old = {
+        d.message_id
+        for d in present
+        if d.message_id and (wanted is None or d.message_id in wanted) and sent_before(d.body, horizon)
+    }
+    if too_old:
+        wanted = (wanted if wanted is not None else {d.message_id for d in present if d.message_id}) - too_old
     replayed = _run(replay(settings.amqp_url, Names(settings.namespace), service, wanted))
     for letter in replayed:
         click.echo(f"replayed {letter.message_id} ({letter.type}) to {letter.headers.get('original-routing-key')}")
@@ -175,6 +186,11 @@ def replay_dead_letters(service: str, message_ids: tuple[str, ...], replay_all: 
     if missing:
         fail(f"not in {settings.namespace}.{service}.dlq: {', '.join(missing)}")
     click.echo(f"{len(replayed)} replayed")
+    if too_old:
+        fail(
+            f"not replayed, sent before {horizon.isoformat()} (STOPPOC_INBOX_RETENTION_DAYS less a day): the "
+            f"services may have forgotten handling them; they stay in the queue: {', '.join(sorted(too_old))}"
+        )
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
