@@ -10,7 +10,6 @@ stderr. Exit 1 when a conversion did not end, a wallet does not reconcile or a s
 """
 
 import asyncio
-import contextlib
 import sys
 import tempfile
 import time
@@ -155,18 +154,9 @@ async def _sampled(
     settings: Settings, plan: Plan, driver: Driver, processes: ServiceProcesses, chain: ChainFigures, progress: Progress
 ) -> BenchRun:
     """The load on running services, their memory and the database's CPU sampled meanwhile."""
-    meter = UsageMeter(
-        {s: psutil.Process(processes.processes[s].pid) for s in SERVICES},
-        broker_process(settings.amqp_url),
-        settings.database_url,
-    )
-    sampling = asyncio.create_task(meter.run())
-    try:
+    services = {s: psutil.Process(processes.processes[s].pid) for s in SERVICES}
+    async with UsageMeter(services, broker_process(settings.amqp_url), settings.database_url) as meter:
         return await _load(settings, plan, driver, processes, meter, chain, progress)
-    finally:
-        sampling.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sampling
 
 
 async def _load(

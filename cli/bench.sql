@@ -17,16 +17,16 @@ CREATE TABLE IF NOT EXISTS bare_chain.inbox (
 INSERT INTO bare_chain.inbox (message_id, type) VALUES (:message_id, :type);
 
 -- name: inbox_rows$
--- Messages a service has handled (its search path is its schema).
-SELECT count(*) FROM inbox;
+-- Messages a service has handled.
+SELECT count(*) FROM :"schema".inbox;
 
 -- name: backend_pids
 -- The server processes serving this database, for their CPU time.
 SELECT pid FROM pg_stat_activity WHERE datname = current_database();
 
 -- name: unpublished_outbox$
--- Messages a service has still to publish (its search path is its schema).
-SELECT count(*) FROM outbox WHERE published_at IS NULL;
+-- Messages a service has still to publish.
+SELECT count(*) FROM :"schema".outbox WHERE published_at IS NULL;
 
 -- name: drop_database!
 -- The bench's own database, when it is done (run on the server's `postgres` database).

@@ -5,7 +5,6 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import asyncpg
 from aio_pika.abc import AbstractChannel
 
 from stoppoc.cli.bench_usage import SQL
@@ -78,23 +77,20 @@ async def reconcile(database_url: str, credited: Mapping[str, int]) -> Reconcili
 
 
 class ServiceTables:
-    """Counts read from each service's own schema, on a connection of each."""
+    """Counts read from each service's own tables, on one connection."""
 
     def __init__(self, database_url: str) -> None:
         self._database_url = database_url
-        self._connections: dict[str, asyncpg.Connection] = {}
 
     async def __aenter__(self) -> "ServiceTables":
-        for service in SERVICES:
-            self._connections[service] = await db.connect(self._database_url, service)
+        self._conn = await db.connect(self._database_url)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for conn in self._connections.values():
-            await conn.close()
+        await self._conn.close()
 
     async def _count(self, query: str) -> dict[str, int]:
-        return {service: int(await SQL[query].run(conn, {})) for service, conn in self._connections.items()}
+        return {service: int(await SQL[query].run(self._conn, {"schema": service})) for service in SERVICES}
 
     async def handled(self) -> dict[str, int]:
         """Messages each service has handled so far: its inbox rows."""

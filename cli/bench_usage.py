@@ -74,9 +74,9 @@ def cpu_between(first: Mark, last: Mark) -> dict[str, float | None]:
 
 @dataclass
 class UsageMeter:
-    """Samples every ``interval`` each service's resident memory and the CPU time of the database
-    processes serving ``database_url`` (pools open and close connections, so they come and go);
-    ``mark()`` takes the CPU time of every part at one moment."""
+    """While open, samples every ``interval`` each service's resident memory and the CPU time of
+    the database processes serving ``database_url`` (pools open and close connections, so they
+    come and go); ``mark()`` takes the CPU time of every part at one moment."""
 
     services: dict[str, psutil.Process]
     broker: psutil.Process | None
@@ -86,36 +86,40 @@ class UsageMeter:
     _backends: dict[int, tuple[psutil.Process, float]] = field(default_factory=dict)
     _started: float = field(default_factory=time.monotonic)
 
-    async def run(self) -> None:
-        """Sample until cancelled."""
-        conn = await asyncpg.connect(self.database_url)
-        own = conn.get_server_pid()
-        try:
-            while True:
-                await self._sample(conn, own)
-                await asyncio.sleep(self.interval)
-        finally:
-            await conn.close()
+    async def __aenter__(self) -> "UsageMeter":
+        self._conn = await asyncpg.connect(self.database_url)
+        self._lock = asyncio.Lock()  # the sampler and mark() share the connection
+        self._sampling = asyncio.create_task(self._run())
+        return self
 
-    async def _sample(self, conn: asyncpg.Connection, own: int) -> None:
+    async def __aexit__(self, *exc: object) -> None:
+        self._sampling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._sampling
+        await self._conn.close()
+
+    async def _run(self) -> None:
+        while True:
+            await self._sample()
+            await asyncio.sleep(self.interval)
+
+    async def _sample(self) -> None:
         now = time.monotonic() - self._started
         for name, process in self.services.items():
             with contextlib.suppress(psutil.Error):
                 self.rss_mib.setdefault(name, []).append((now, process.memory_info().rss / MIB))
-        for row in await SQL.bind(conn).backend_pids():
+        async with self._lock:
+            rows = await SQL.bind(self._conn).backend_pids()
+        for row in rows:
             pid = row["pid"]
-            if pid == own:
+            if pid == self._conn.get_server_pid():
                 continue
             with contextlib.suppress(psutil.Error):
                 process = self._backends[pid][0] if pid in self._backends else psutil.Process(pid)
                 self._backends[pid] = (process, cpu_seconds(process))
 
     async def mark(self) -> Mark:
-        conn = await asyncpg.connect(self.database_url)
-        try:
-            await self._sample(conn, conn.get_server_pid())
-        finally:
-            await conn.close()
+        await self._sample()
         # The bench's own process drives the load on the same cores: its share is shown too.
         parts = {**self.services, "broker": self.broker, "bench": psutil.Process()}
         cpu: dict[str, float | None] = {}
