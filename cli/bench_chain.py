@@ -22,6 +22,9 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 from stoppoc.shared import queries
 
 HOPS = 4
+# Database connections: as many as a service's pool has with the default prefetch (8 + 2); the
+# chain is no faster with more, and a shared server has few to spare.
+POOL_SIZE = 10
 # About the size of a service's CloudEvent, so the broker and the disk carry what they carry there.
 BODY = b'{"padding": "' + b"x" * 1000 + b'"}'
 SQL = queries.load("stoppoc.cli", "bench.sql")
@@ -67,9 +70,7 @@ class BareChain:
 
     async def measure(self, chains: int, alone: int) -> ChainFigures:
         async with await aio_pika.connect(self._amqp_url) as connection:
-            pool: asyncpg.Pool = await asyncpg.create_pool(
-                self._database_url, min_size=self._in_flight, max_size=self._in_flight
-            )
+            pool: asyncpg.Pool = await asyncpg.create_pool(self._database_url, min_size=POOL_SIZE, max_size=POOL_SIZE)
             try:
                 channel = await connection.channel(publisher_confirms=True)
                 await channel.set_qos(prefetch_count=self._in_flight)
