@@ -131,32 +131,37 @@ async def measure(settings: Settings, plan: Plan, progress: Progress, *, keep: b
         progress(f"bare chain: {plan.chains} chains, {BARE_CHAIN_IN_FLIGHT} in flight", force=True)
         bare = BareChain(settings.amqp_url, settings.database_url, settings.namespace, BARE_CHAIN_IN_FLIGHT)
         chain = await bare.measure(plan.chains, plan.alone)
-        with tempfile.TemporaryDirectory(prefix="stoppoc-bench-") as logs:
-            processes = ServiceProcesses(settings, Path(logs))
-            # The driver declares every queue first, so what it sends before a service consumes waits.
-            async with Driver(settings.amqp_url, names) as driver:
-                try:
-                    progress("starting the four services", force=True)
-                    await processes.start()
-                    run = await _sampled(settings, plan, driver, processes, chain, progress)
-                finally:
-                    progress("stopping the services", force=True)
-                    run_exit_codes = await processes.stop()
-        run.exit_codes = run_exit_codes
-        progress.done(f"services stopped, exit codes {_plain(run_exit_codes)}")
+        # Its own connections are taken before the services start: on a shared server they may
+        # not be there later.
+        async with (
+            ServiceTables(settings.database_url) as tables,
+            UsageMeter(broker_process(settings.amqp_url), settings.database_url) as meter,
+        ):
+            run = await _with_services(settings, plan, tables, meter, chain, progress)
+        progress.done(f"services stopped, exit codes {_plain(run.exit_codes)}")
         return run
     finally:
         if not keep:
             await _clean_up(settings, names)
 
 
-async def _sampled(
-    settings: Settings, plan: Plan, driver: Driver, processes: ServiceProcesses, chain: ChainFigures, progress: Progress
+async def _with_services(
+    settings: Settings, plan: Plan, tables: ServiceTables, meter: UsageMeter, chain: ChainFigures, progress: Progress
 ) -> BenchRun:
-    """The load on running services, their memory and the database's CPU sampled meanwhile."""
-    services = {s: psutil.Process(processes.processes[s].pid) for s in SERVICES}
-    async with UsageMeter(services, broker_process(settings.amqp_url), settings.database_url) as meter:
-        return await _load(settings, plan, driver, processes, meter, chain, progress)
+    with tempfile.TemporaryDirectory(prefix="stoppoc-bench-") as logs:
+        processes = ServiceProcesses(settings, Path(logs))
+        # The driver declares every queue first, so what it sends before a service consumes waits.
+        async with Driver(settings.amqp_url, topology.Names(settings.namespace)) as driver:
+            try:
+                progress("starting the four services", force=True)
+                await processes.start()
+                meter.watch({s: psutil.Process(processes.processes[s].pid) for s in SERVICES})
+                run = await _load(settings, plan, driver, processes, tables, meter, chain, progress)
+            finally:
+                progress("stopping the services", force=True)
+                exit_codes = await processes.stop()
+    run.exit_codes = exit_codes
+    return run
 
 
 async def _load(
@@ -164,6 +169,7 @@ async def _load(
     plan: Plan,
     driver: Driver,
     processes: ServiceProcesses,
+    tables: ServiceTables,
     meter: UsageMeter,
     chain: ChainFigures,
     progress: Progress,
@@ -182,7 +188,7 @@ async def _load(
     progress(f"{plan.alone} conversions one at a time", force=True)
     lone = await driver.trace_alone(lone_clusters, timeout=60)
 
-    async with ServiceTables(settings.database_url) as tables, await aio_pika.connect(settings.amqp_url) as broker:
+    async with await aio_pika.connect(settings.amqp_url) as broker:
         channel = await broker.channel()
         await tables.quiet(channel, names)
         handled_before = await tables.handled()
@@ -194,7 +200,7 @@ async def _load(
         last = await meter.mark()
 
     progress("reconciling every wallet", force=True)
-    reconciliation = await reconcile(settings.database_url, {c.customer_id: WALLET_CREDIT for c in clusters})
+    reconciliation = await reconcile(tables.payment, {c.customer_id: WALLET_CREDIT for c in clusters})
     return BenchRun(
         database=urlsplit(settings.database_url).path.lstrip("/"),
         namespace=settings.namespace,
@@ -208,7 +214,7 @@ async def _load(
         handled_in_run=handled_after,
         cpu_seconds=cpu_between(first, last),
         peak_rss_mib=meter.peak_mib(),
-        rss_mib=meter.rss_mib,
+        rss_mib={service: list(samples) for service, samples in meter.rss_mib.items()},  # as of the peaks
         lone=lone,
         chain=chain,
         reconciliation=reconciliation,

@@ -12,6 +12,7 @@ from stoppoc.services.payment.queries import QUERIES as PAYMENT
 from stoppoc.services.payment.queries import LedgerEntry, PaymentRow, WalletRow
 from stoppoc.services.registry import SERVICES
 from stoppoc.shared import db
+from stoppoc.shared.queries import BoundQueries
 from stoppoc.shared.topology import Names
 
 
@@ -59,31 +60,27 @@ def wallet_problems(
     return problems
 
 
-async def reconcile(database_url: str, credited: Mapping[str, int]) -> Reconciliation:
-    """Each of these customers' wallet, given what was credited to it."""
-    conn = await db.connect(database_url, "payment")
-    try:
-        q = PAYMENT.bind(conn)
-        result = Reconciliation(wallets=len(credited))
-        for customer_id, amount in credited.items():
-            wallet = await q.wallet(customer_id=customer_id)
-            ledger = await q.ledger(customer_id=customer_id)
-            payments = await q.list_payments(customer_id=customer_id, status=None, order_ids=None)
-            if problems := wallet_problems(customer_id, amount, wallet, ledger, payments):
-                result.problems[customer_id] = problems
-        return result
-    finally:
-        await conn.close()
+async def reconcile(payment: BoundQueries, credited: Mapping[str, int]) -> Reconciliation:
+    """Each of these customers' wallet, given what was credited to it, through payment's queries."""
+    result = Reconciliation(wallets=len(credited))
+    for customer_id, amount in credited.items():
+        wallet = await payment.wallet(customer_id=customer_id)
+        ledger = await payment.ledger(customer_id=customer_id)
+        payments = await payment.list_payments(customer_id=customer_id, status=None, order_ids=None)
+        if problems := wallet_problems(customer_id, amount, wallet, ledger, payments):
+            result.problems[customer_id] = problems
+    return result
 
 
 class ServiceTables:
-    """Counts read from each service's own tables, on one connection."""
+    """Counts read from each service's own tables, and payment's queries, on one connection."""
 
     def __init__(self, database_url: str) -> None:
         self._database_url = database_url
 
     async def __aenter__(self) -> "ServiceTables":
-        self._conn = await db.connect(self._database_url)
+        self._conn = await db.connect(self._database_url, "payment")
+        self.payment = PAYMENT.bind(self._conn)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -74,14 +74,14 @@ def cpu_between(first: Mark, last: Mark) -> dict[str, float | None]:
 
 @dataclass
 class UsageMeter:
-    """While open, samples every ``interval`` each service's resident memory and the CPU time of
-    the database processes serving ``database_url`` (pools open and close connections, so they
+    """Once watching, samples every ``interval`` each service's resident memory and the CPU time
+    of the database processes serving ``database_url`` (pools open and close connections, so they
     come and go); ``mark()`` takes the CPU time of every part at one moment."""
 
-    services: dict[str, psutil.Process]
     broker: psutil.Process | None
     database_url: str
     interval: float = 0.5
+    services: dict[str, psutil.Process] = field(default_factory=dict)
     rss_mib: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # (seconds since start, MiB)
     _backends: dict[int, tuple[psutil.Process, float]] = field(default_factory=dict)
     _started: float = field(default_factory=time.monotonic)
@@ -89,13 +89,20 @@ class UsageMeter:
     async def __aenter__(self) -> "UsageMeter":
         self._conn = await asyncpg.connect(self.database_url)
         self._lock = asyncio.Lock()  # the sampler and mark() share the connection
-        self._sampling = asyncio.create_task(self._run())
+        self._sampling: asyncio.Task[None] | None = None
         return self
 
+    def watch(self, services: dict[str, psutil.Process]) -> None:
+        """Start sampling, with these service processes."""
+        self.services = services
+        self._started = time.monotonic()
+        self._sampling = asyncio.create_task(self._run())
+
     async def __aexit__(self, *exc: object) -> None:
-        self._sampling.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._sampling
+        if self._sampling:
+            self._sampling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampling
         await self._conn.close()
 
     async def _run(self) -> None:
