@@ -101,7 +101,10 @@ def bench(
     )
     plan = Plan(conversions, conversions if burst else concurrency, alone, chains, timeout)
     progress = Progress()
-    run = run_async(measure(settings, plan, progress, keep=keep))
+    try:
+        run = run_async(measure(settings, plan, progress, keep=keep))
+    except (RuntimeError, TimeoutError) as error:  # a service exited, or the setup never finished
+        fail(f"bench stopped: {error}")
     figures = run.figures(memory=memory)
     if as_json:
         echo_json(figures)
@@ -238,11 +241,11 @@ async def _converting(
     converting = asyncio.create_task(convert_all(driver, clusters, plan.concurrency, plan.timeout))
     watching = asyncio.create_task(watch())
     await asyncio.wait({converting, watching}, return_when=asyncio.FIRST_COMPLETED)
-    watching.cancel()
-    if not converting.done():
-        converting.cancel()
-        await asyncio.gather(converting, watching, return_exceptions=True)
-        watching.result()  # the service that exited, as an error
+    for task in (converting, watching):
+        task.cancel()
+    await asyncio.gather(converting, watching, return_exceptions=True)
+    if not watching.cancelled() and (exited := watching.exception()):
+        raise exited
     return converting.result()
 
 
