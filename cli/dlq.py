@@ -17,6 +17,7 @@ from stoppoc.cli.letters import DeadLetter, age
 from stoppoc.cli.output import echo_json, json_option, show
 from stoppoc.contract.envelope import utc_now
 from stoppoc.services.registry import SERVICES
+from stoppoc.shared.retention import replay_horizon, sent_before
 from stoppoc.shared.settings import get_settings
 from stoppoc.shared.topology import Names
 
@@ -135,9 +136,18 @@ def replay_dead_letters(
     if sum((bool(ids), everything, reason is not None)) != 1:
         raise click.UsageError("give one of --id ID (one or more), --reason CODE or --all")
     wanted = set(ids)
+    # The services that handled a message sent before this may have pruned its inbox row: such a
+    # dead letter stays in the queue for an operator to judge (docs/reliability.md#retention).
+    horizon = replay_horizon(get_settings(), utc_now())
+    too_old: set[str] = set()
 
     def chosen(letter: DeadLetter) -> bool:
-        return everything or letter.id in wanted or letter.error == reason
+        if not (everything or letter.id in wanted or letter.error == reason):
+            return False
+        if letter.body.readable and sent_before(letter.raw_body, horizon):
+            too_old.add(letter.id)
+            return False
+        return True
 
     done: list[Replayed] = _run(replay(get_settings().amqp_url, _names(), service, chosen, dry_run=dry_run))
     verb = "would replay" if dry_run else "replayed"
@@ -150,11 +160,16 @@ def replay_dead_letters(
             click.echo(f"{verb} {letter.id} ({letter.type or letter.body.describe()}) to {where}")
     failed = [item for item in done if item.error]
     click.echo(f"{len(done) - len(failed)} {verb}" + (f", {len(failed)} not" if failed else ""))
-    missing = sorted(wanted - {item.letter.id for item in done})
+    missing = sorted(wanted - {item.letter.id for item in done} - too_old)
     if missing:
         fail(f"not in {_names().dead_letter_queue(service)}: {', '.join(missing)}")
     if failed:
         fail(f"{len(failed)} could not be replayed and stay in {_names().dead_letter_queue(service)}")
+    if too_old:
+        fail(
+            f"not replayed, sent before {horizon.isoformat()} (STOPPOC_INBOX_RETENTION_DAYS less a day): the "
+            f"services may have forgotten handling them; they stay in the queue: {', '.join(sorted(too_old))}"
+        )
 
 
 @dlq.command("purge")

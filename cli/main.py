@@ -7,6 +7,7 @@ from pydantic_settings import SettingsError
 from stoppoc.cli import (
     access,
     asyncapi,
+    bench,
     catalog,
     clusters,
     conversions,
@@ -61,5 +62,6 @@ for command in (
     status.status,
     settlements.settlements,
     reconcile.reconcile_command,
+    bench.bench,
 ):
     main.add_command(command)

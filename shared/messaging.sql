@@ -68,3 +68,37 @@ INSERT INTO schema_migrations (name) VALUES (:name);
 
 -- name: create_database!
 CREATE DATABASE :"database";
+
+-- Retention (shared/retention.py): each query deletes one batch of rows older than the cutoff,
+-- the oldest first, skipping rows another instance is pruning, and returns how many went.
+
+-- name: prune_inbox$
+WITH pruned AS (
+    DELETE FROM inbox WHERE message_id IN (
+        SELECT message_id FROM inbox
+        WHERE handled_at < now() - :retention_seconds::float8 * interval '1 second'
+        ORDER BY handled_at LIMIT :batch_size
+        FOR UPDATE SKIP LOCKED)
+    RETURNING 1)
+SELECT count(*) FROM pruned;
+
+-- name: prune_outbox$
+-- Published rows only: a row not yet published is never pruned, however old.
+WITH pruned AS (
+    DELETE FROM outbox WHERE id IN (
+        SELECT id FROM outbox
+        WHERE published_at < now() - :retention_seconds::float8 * interval '1 second'
+        ORDER BY published_at LIMIT :batch_size
+        FOR UPDATE SKIP LOCKED)
+    RETURNING 1)
+SELECT count(*) FROM pruned;
+
+-- name: prune_redeliveries$
+WITH pruned AS (
+    DELETE FROM redeliveries WHERE message_id IN (
+        SELECT message_id FROM redeliveries
+        WHERE last_redelivered < now() - :retention_seconds::float8 * interval '1 second'
+        ORDER BY last_redelivered LIMIT :batch_size
+        FOR UPDATE SKIP LOCKED)
+    RETURNING 1)
+SELECT count(*) FROM pruned;

@@ -1,7 +1,9 @@
-"""Work a service does on a clock rather than on a message (expiring waits, reminders).
+"""Work a service does on a clock rather than on a message (expiring waits, reminders, and in
+every service the pruning of its messaging tables).
 
 Each run is one transaction with a unit of work, like a handler's; instances of a service
-run the same task side by side, so tasks claim rows with ``FOR UPDATE SKIP LOCKED``.
+run the same task side by side, so tasks claim rows with ``FOR UPDATE SKIP LOCKED``. A task that
+returns True has more to do and runs again at once.
 
 Ticks are not traced (a stream of database spans belonging to no conversion); what a run emits is
 logged with its correlation id, and every line of a run names its task.
@@ -19,14 +21,28 @@ from stoppoc.shared import tracing
 from stoppoc.shared.logging import get_logger
 from stoppoc.shared.outbox import OutboxRelay
 from stoppoc.shared.queries import Queries
+from stoppoc.shared.retention import prune_messaging
 from stoppoc.shared.settings import Settings
 from stoppoc.shared.unit_of_work import UnitOfWork
+
+
+def _sweep_seconds(settings: Settings) -> float:
+    return settings.sweep_seconds
 
 
 @dataclass(frozen=True)
 class PeriodicTask:
     name: str
-    fn: Callable[[UnitOfWork], Awaitable[None]]
+    fn: Callable[[UnitOfWork], Awaitable[bool | None]]
+    interval: Callable[[Settings], float] = _sweep_seconds
+    # Wait one interval before the first run: the pruning leaves a starting instance the time to
+    # take back the deliveries an earlier one left unacknowledged (they may need their inbox rows).
+    wait_first: bool = False
+
+
+PRUNE_MESSAGING = PeriodicTask(
+    "prune-messaging", prune_messaging, interval=lambda settings: settings.prune_seconds, wait_first=True
+)
 
 
 class PeriodicRunner:
@@ -39,7 +55,7 @@ class PeriodicRunner:
         settings: Settings,
         relay: OutboxRelay,
     ) -> None:
-        self._tasks = tasks
+        self._tasks = [*tasks, PRUNE_MESSAGING]
         self._pool = pool
         self._queries = queries
         self._source = source
@@ -59,11 +75,12 @@ class PeriodicRunner:
                 await running
         self._running = []
 
-    async def run_once(self, task: PeriodicTask) -> None:
+    async def run_once(self, task: PeriodicTask) -> bool:
+        """One run in one transaction; True if the task has more to do."""
         with tracing.quiet():
             async with self._pool.acquire() as conn, conn.transaction():
                 uow = UnitOfWork(conn, self._queries.bind(conn), self._source, self._settings)
-                await task.fn(uow)
+                more = await task.fn(uow)
         if uow.emitted:
             self._relay.wake()
             for envelope in uow.emitted:
@@ -73,15 +90,21 @@ class PeriodicRunner:
                     message_id=envelope.id,
                     correlation_id=envelope.correlationid,
                 )
+        return bool(more)
 
     async def _loop(self, task: PeriodicTask) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(task=task.name)
+        interval = task.interval(self._settings)
+        if task.wait_first:
+            await asyncio.sleep(interval)
         while True:
+            more = False
             try:
-                await self.run_once(task)
+                more = await self.run_once(task)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the next tick tries again
                 self._log.exception("periodic task failed", task=task.name)
-            await asyncio.sleep(self._settings.sweep_seconds)
+            if not more:
+                await asyncio.sleep(interval)

@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     # How long an e-mail about a conversion or renewal waits for the payment events it sums up
     # (they may be handled after it) before it is sent with what is known.
     notification_context_wait_seconds: float = Field(default=60, ge=0)
+    # Retention of the messaging tables (shared/retention.py), pruned every `prune_seconds` by
+    # each instance, the first time one interval after it starts. Inbox rows (and redelivery
+    # counts) must outlive every copy of their message that can still come: `stoppoc dlq replay`
+    # refuses dead letters older than this less a day. Unpublished outbox rows are never pruned.
+    inbox_retention_days: float = Field(default=30, ge=2)
+    outbox_retention_days: float = Field(default=30, gt=0)
+    prune_seconds: float = Field(default=600, gt=0)
 
     # Apply the service's migrations when it starts (turn off where a separate step migrates).
     migrate_on_start: bool = True
