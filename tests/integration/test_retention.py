@@ -133,7 +133,7 @@ async def test_the_pruning_waits_one_interval_after_a_start_and_repeats_while_a_
     interval = 1.0
     every = PeriodicTask("t", task, interval=lambda _: interval, wait_first=True)
     pool = await db.create_pool(settings.database_url, "payment", min_size=1, max_size=3)
-    relay = OutboxRelay(pool, RabbitBroker(settings.amqp_url), names, 1.0)  # never started: nothing is emitted
+    relay = OutboxRelay(pool, RabbitBroker(settings.amqp_url), names, 1.0, "payment")  # never started: emits nothing
     runner = PeriodicRunner([every], pool, PAYMENT, "/tests", settings, relay)
     started = time.monotonic()
     runner.start()
