@@ -29,6 +29,7 @@ from aiormq.exceptions import ChannelPreconditionFailed
 from stoppoc.contract import COMMANDS, EVENTS
 from stoppoc.contract.envelope import Envelope
 from stoppoc.contract.errors import Misrouted, StopPocError, unreachable
+from stoppoc.shared.logging import get_logger
 
 
 @dataclass(frozen=True)
@@ -112,14 +113,21 @@ _VALUE = re.compile(r"'(?P<value>[^']*)'")
 
 @dataclass(frozen=True)
 class QueueOptions:
-    """How the service queues are declared: ``STOPPOC_QUEUE_TYPE`` and ``STOPPOC_MAX_DELIVERIES``."""
+    """How the service queues are declared: ``STOPPOC_QUEUE_TYPE`` and ``STOPPOC_MAX_DELIVERIES``.
+
+    ``insist``: the type was asked for (``STOPPOC_QUEUE_TYPE`` set), so a queue of the other type is
+    an error to fix. Left unset, new queues are quorum queues and a queue that exists already with
+    the other type (a namespace made before quorum queues were the default) is used as it is, with
+    a warning naming the move: an upgrade never stops a running system.
+    """
 
     type: QueueType = "quorum"
     max_deliveries: int = 5
+    insist: bool = True
 
     @classmethod
     def of(cls, settings: Any) -> "QueueOptions":
-        return cls(settings.queue_type, settings.max_deliveries)
+        return cls(settings.queue_type, settings.max_deliveries, insist="queue_type" in settings.model_fields_set)
 
     def service_queue(self, names: "Names", queue_name: str) -> dict[str, Any]:
         arguments: dict[str, Any] = {"x-dead-letter-exchange": names.dlx, "x-dead-letter-routing-key": queue_name}
@@ -232,11 +240,17 @@ async def _declare_queue(
         # queue is what the other type would have declared.
         other = QueueOptions("classic" if options.type == "quorum" else "quorum", options.max_deliveries)
         try:
-            await channel.declare_queue(name, durable=True, arguments=arguments(other))
+            existing = await channel.declare_queue(name, durable=True, arguments=arguments(other))
         except ChannelPreconditionFailed:
             await channel.reopen()
         else:
-            raise _type_mismatch(name, options, other.type) from error
+            mismatch = _type_mismatch(name, options, other.type)
+            if options.insist:
+                raise mismatch from error
+            get_logger("stoppoc.topology").warning(
+                "queue of the other type used as it is (STOPPOC_QUEUE_TYPE unset)", queue=name, detail=str(mismatch)
+            )
+            return existing
         mismatch = _mismatch(error, options)
         if mismatch is not None:
             raise mismatch from error
