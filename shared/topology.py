@@ -244,11 +244,13 @@ async def _declare_queue(
         except ChannelPreconditionFailed:
             await channel.reopen()
         else:
-            mismatch = _type_mismatch(name, options, other.type)
+            of_other_type = _type_mismatch(name, options, other.type)
             if options.insist:
-                raise mismatch from error
+                raise of_other_type from error
             get_logger("stoppoc.topology").warning(
-                "queue of the other type used as it is (STOPPOC_QUEUE_TYPE unset)", queue=name, detail=str(mismatch)
+                "queue of the other type used as it is (STOPPOC_QUEUE_TYPE unset)",
+                queue=name,
+                detail=str(of_other_type),
             )
             return existing
         mismatch = _mismatch(error, options)
