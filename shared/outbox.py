@@ -102,14 +102,28 @@ class OutboxRelay:
             q = MESSAGING.bind(conn)
             with tracing.quiet():
                 rows: list[OutboxRow] = await q.claim_outbox(batch_size=BATCH_SIZE)
+            # All at once: each publish reaches the channel in the rows' order (the client writes
+            # a channel's frames in the order they come) and the confirms are awaited together,
+            # rather than one confirm's round trip after another.
+            sending = [asyncio.ensure_future(self._publish(row)) for row in rows]
             try:
-                async with asyncio.timeout(BATCH_TIMEOUT_SECONDS):
-                    for row in rows:
-                        await self._publish(row)
-                        published.append(row)
-            except Exception as error:
-                failure = error
-                await q.record_publish_failure(id=rows[len(published)].id, error=repr(error)[:1000])
+                if sending:
+                    _, late = await asyncio.wait(sending, timeout=BATCH_TIMEOUT_SECONDS)
+                    for sent in late:  # their confirms never came: those rows stay pending
+                        sent.cancel()
+                    await asyncio.gather(*late, return_exceptions=True)
+            except asyncio.CancelledError:
+                for sent in sending:
+                    sent.cancel()
+                raise
+            for row, sent in zip(rows, sending, strict=True):
+                timed_out = sent.cancelled()
+                error = TimeoutError(f"no confirm in {BATCH_TIMEOUT_SECONDS:.0f} s") if timed_out else sent.exception()
+                if error is None:
+                    published.append(row)
+                elif failure is None:  # the first failure keeps its error, for operators and tests
+                    failure = error if isinstance(error, Exception) else RuntimeError(repr(error))
+                    await q.record_publish_failure(id=row.id, error=repr(error)[:1000])
             if published:
                 with tracing.quiet():
                     await q.stamp_published(ids=[row.id for row in published])
