@@ -32,11 +32,12 @@ def fail(message: str, code: int = NEGATIVE) -> NoReturn:
     sys.exit(code)
 
 
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
+def run_async(coro: Coroutine[Any, Any, T], loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> T:
     """Run a command's coroutine; an unreachable broker or database is one line and exit 3, a
     queue of another type than the settings ask (it names the fix) one line and exit 1."""
     try:
-        return asyncio.run(coro)
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(coro)
     except ServiceUnavailable as error:
         fail(str(error), UNREACHABLE)
     except QueueMismatch as error:

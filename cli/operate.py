@@ -39,4 +39,4 @@ def run(service: str, migrate: bool | None) -> None:
         settings = settings.model_copy(update={"migrate_on_start": migrate})
     services = SERVICES if service == "all" else (service,)
     configure(settings.log_level)
-    run_async(runner.run_until_signalled(settings, services))
+    run_async(runner.run_until_signalled(settings, services), runner.event_loop_factory(settings))

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=0.5, gt=0)
     # The outbox relay is woken by each commit; this poll catches rows of other instances.
     relay_poll_seconds: float = Field(default=1.0, gt=0)
+    # The event loop `stoppoc run` runs the services on: uvloop (where it is installed: not on
+    # Windows), or Python's own.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     # How often clock-driven work (expired waits, reminders) looks for something to do.
     sweep_seconds: float = Field(default=1.0, gt=0)
