@@ -287,6 +287,7 @@ class Consumer:
                 return DUPLICATE
             uow = UnitOfWork(conn, self._queries.bind(conn), self.source, self._settings, cause=envelope)
             await handler.fn(data, uow)
+            await uow.flush()
         if uow.emitted:
             self._relay.wake()
         self._log.info("message handled", emitted=[e.type for e in uow.emitted])

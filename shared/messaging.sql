@@ -14,12 +14,19 @@ INSERT INTO redeliveries AS r (message_id, deliveries) VALUES (:delivery_key, 2)
 ON CONFLICT (message_id) DO UPDATE SET deliveries = r.deliveries + 1, last_redelivered = now()
 RETURNING deliveries, EXISTS (SELECT 1 FROM inbox WHERE message_id = :message_id) AS handled;
 
--- name: insert_outbox$
--- NULL when a message with this id was recorded before (a deterministic id emitted again).
-INSERT INTO outbox (message_id, exchange, routing_key, body, traceparent, correlation_id)
-VALUES (:message_id, :exchange, :routing_key, :body, :traceparent, :correlation_id)
-ON CONFLICT (message_id) DO NOTHING
-RETURNING id;
+-- name: insert_outbox_rows$
+-- A unit of work's messages in one statement, in the order they were emitted; the ids of those
+-- recorded (not one whose deterministic id was recorded before).
+WITH recorded AS (
+    INSERT INTO outbox (message_id, exchange, routing_key, body, traceparent, correlation_id)
+    SELECT message_id, exchange, routing_key, body, traceparent, correlation_id
+    FROM unnest(:message_ids::text[], :exchanges::text[], :routing_keys::text[], :bodies::bytea[],
+                :traceparents::text[], :correlation_ids::text[])
+         WITH ORDINALITY AS emitted (message_id, exchange, routing_key, body, traceparent, correlation_id, position)
+    ORDER BY position
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING message_id)
+SELECT coalesce(array_agg(message_id), '{}') FROM recorded;
 
 -- name: claim_outbox
 -- record_class: OutboxRow

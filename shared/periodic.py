@@ -81,6 +81,7 @@ class PeriodicRunner:
             async with self._pool.acquire() as conn, conn.transaction():
                 uow = UnitOfWork(conn, self._queries.bind(conn), self._source, self._settings)
                 more = await task.fn(uow)
+                await uow.flush()
         if uow.emitted:
             self._relay.wake()
             for envelope in uow.emitted:

@@ -48,9 +48,19 @@ def envelope_for(
     )
 
 
+@dataclass(frozen=True)
+class _Pending:
+    envelope: Envelope
+    exchange: str
+
+
 @dataclass
 class UnitOfWork:
-    """``q``: the service's own queries (its ``queries.sql``), on this transaction's connection."""
+    """``q``: the service's own queries (its ``queries.sql``), on this transaction's connection.
+
+    What a handler emits is written to the outbox by ``flush``, all in one statement, before the
+    transaction commits (the consumer and the periodic runner flush; so must anyone else who
+    commits a unit of work). ``emitted``: what the flush recorded."""
 
     conn: Connection
     q: BoundQueries
@@ -58,22 +68,33 @@ class UnitOfWork:
     settings: Settings
     cause: Envelope | None = None
     emitted: list[Envelope] = field(default_factory=list)
+    _pending: dict[str, _Pending] = field(default_factory=dict, init=False, repr=False)
 
     async def emit(self, message: BaseModel, *, message_id: str | None = None) -> Envelope:
-        """Record ``message`` in the outbox; it is published once the transaction commits.
+        """Record ``message`` in the outbox (at the flush); it is published once the transaction commits.
 
         A deterministic ``message_id`` makes a re-run emit the same message only once.
         """
         envelope = envelope_for(message, source=self.source, cause=self.cause, message_id=message_id)
         exchange = "commands" if type(message) in _COMMAND_MODELS else "events"
-        inserted = await MESSAGING.bind(self.conn).insert_outbox(
-            message_id=envelope.id,
-            exchange=exchange,
-            routing_key=envelope.routing_key,
-            body=envelope.to_json(),
-            traceparent=envelope.traceparent,
-            correlation_id=envelope.correlationid,
-        )
-        if inserted is not None:
-            self.emitted.append(envelope)
+        self._pending.setdefault(envelope.id, _Pending(envelope, exchange))
         return envelope
+
+    async def flush(self) -> list[Envelope]:
+        """Write what was emitted since the last flush to the outbox, in the order emitted; what was
+        recorded (not a message whose deterministic id was recorded before) joins ``emitted``."""
+        if not self._pending:
+            return []
+        pending, self._pending = list(self._pending.values()), {}
+        recorded: list[str] = await MESSAGING.bind(self.conn).insert_outbox_rows(
+            message_ids=[p.envelope.id for p in pending],
+            exchanges=[p.exchange for p in pending],
+            routing_keys=[p.envelope.routing_key for p in pending],
+            bodies=[p.envelope.to_json() for p in pending],
+            traceparents=[p.envelope.traceparent for p in pending],
+            correlation_ids=[p.envelope.correlationid for p in pending],
+        )
+        recorded_ids = set(recorded)
+        flushed = [p.envelope for p in pending if p.envelope.id in recorded_ids]
+        self.emitted.extend(flushed)
+        return flushed

@@ -39,6 +39,7 @@ async def write_through_the_handler(database_url: str, routing_key: str, data: d
         async with conn.transaction():
             uow = UnitOfWork(conn, PAYMENT.bind(conn), "/stoppoc/payment", Settings(), envelope)
             await handler.fn(validate_data(handler.model, envelope.data), uow)
+            await uow.flush()
     finally:
         await conn.close()
 
