@@ -3,7 +3,7 @@
 Each query is a block that starts with ``-- name: <name><op>``; an optional
 ``-- record_class: <Class>`` line after it names the dataclass (or pydantic model) each row
 becomes; further ``--`` lines are its documentation. Parameters are named, ``:request_id``, and
-are passed by keyword: ``await uow.q.hold_resources(request_id=..., resource_ids=...)``. Where SQL
+are passed by keyword: ``await uow.q.start_round(request_id=..., resource_ids=...)``. Where SQL
 takes an identifier rather than a value (``CREATE SCHEMA``), ``:"schema"`` (psql's spelling) puts
 the keyword's value in, quoted as an identifier.
 

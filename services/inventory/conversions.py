@@ -106,11 +106,9 @@ async def _start_round(
     uow: UnitOfWork, conversion: domain.Conversion, round_: int, resources: list[domain.Resource]
 ) -> None:
     ids = [r.resource_id for r in resources]
-    held = await uow.q.hold_resources(resource_ids=ids, request_id=conversion.request_id, round=round_)
+    held = await uow.q.start_round(resource_ids=ids, request_id=conversion.request_id, round=round_)
     if len(held) != len(ids):
         raise InvariantViolation(f"round {round_} of {conversion.request_id} could not hold all of {ids}")
-    await uow.q.start_round(request_id=conversion.request_id, round=round_, resource_ids=ids)
-    await uow.q.set_rounds(request_id=conversion.request_id, rounds=round_)
     await uow.emit(
         StopPocRequested(
             request_id=conversion.request_id,
@@ -129,8 +127,7 @@ async def _start_round(
 
 async def _stop_cluster_poc(uow: UnitOfWork, request_id: str, customer_id: str, cluster_id: str, rounds: int) -> None:
     stopped_at = utc_now()
-    await uow.q.stop_cluster_poc(cluster_id=cluster_id, stopped_at=stopped_at)
-    await uow.q.finish_conversion(request_id=request_id, status="stopped", reason=None, detail=None)
+    await uow.q.stop_cluster_poc(cluster_id=cluster_id, request_id=request_id, stopped_at=stopped_at)
     await uow.emit(
         ClusterPocStopped(
             request_id=request_id, customer_id=customer_id, cluster_id=cluster_id, rounds=rounds, stopped_at=stopped_at

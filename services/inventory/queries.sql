@@ -18,7 +18,12 @@ SELECT cluster_id, customer_id, name, poc, poc_expires_at, poc_stopped_at
 FROM clusters WHERE cluster_id = :cluster_id FOR UPDATE;
 
 -- name: stop_cluster_poc!
-UPDATE clusters SET poc = false, poc_stopped_at = :stopped_at, updated_at = now() WHERE cluster_id = :cluster_id;
+-- The cluster's POC option off and its conversion stopped, in one statement.
+WITH stopped AS (
+    UPDATE clusters SET poc = false, poc_stopped_at = :stopped_at, updated_at = now() WHERE cluster_id = :cluster_id
+)
+UPDATE conversions SET status = 'stopped', reason = NULL, detail = NULL, finished_at = now()
+WHERE request_id = :request_id;
 
 -- name: upsert_resource!
 -- The platform's view of a resource; a conversion's own columns are left as they are. The
@@ -52,12 +57,19 @@ FROM resources WHERE cluster_id = :cluster_id AND deleted_at IS NULL ORDER BY re
 SELECT resource_id, cluster_id, kind, billing, spec, converting_request_id AS held_by, deleted_at IS NOT NULL AS deleted
 FROM resources WHERE resource_id = any(:resource_ids::text[]) ORDER BY resource_id;
 
--- name: hold_resources$
--- The ids of the resources this round now holds: fewer than asked when another conversion got one first.
+-- name: start_round$
+-- Holds the round's resources, records the round and counts it on the conversion, in one
+-- statement; the ids of the resources the round now holds: fewer than asked when another
+-- conversion got one first (the caller then rolls the whole transaction back).
 WITH held AS (
     UPDATE resources SET converting_request_id = :request_id, converting_round = :round, updated_at = now()
     WHERE resource_id = any(:resource_ids::text[]) AND converting_request_id IS NULL
     RETURNING resource_id
+), started AS (
+    INSERT INTO conversion_rounds (request_id, round, resource_ids, status)
+    VALUES (:request_id, :round, :resource_ids, 'awaiting_payment')
+), counted AS (
+    UPDATE conversions SET rounds = :round WHERE request_id = :request_id
 )
 SELECT coalesce(array_agg(resource_id ORDER BY resource_id), '{}') FROM held;
 
@@ -112,13 +124,6 @@ SELECT request_id FROM conversions WHERE cluster_id = :cluster_id AND status = '
 -- name: finish_conversion!
 UPDATE conversions SET status = :status, reason = :reason, detail = :detail, finished_at = now()
 WHERE request_id = :request_id;
-
--- name: start_round!
-INSERT INTO conversion_rounds (request_id, round, resource_ids, status)
-VALUES (:request_id, :round, :resource_ids, 'awaiting_payment');
-
--- name: set_rounds!
-UPDATE conversions SET rounds = :rounds WHERE request_id = :request_id;
 
 -- name: lock_round^
 -- record_class: RoundRow
