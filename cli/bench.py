@@ -131,8 +131,11 @@ async def measure(settings: Settings, plan: Plan, progress: Progress, *, keep: b
     progress("creating the bench's database", force=True)
     await runner.migrate_all(settings)
     try:
-        progress(f"bare chain: {plan.chains} chains, {BARE_CHAIN_IN_FLIGHT} in flight", force=True)
-        bare = BareChain(settings.amqp_url, settings.database_url, settings.namespace, BARE_CHAIN_IN_FLIGHT)
+        queues = f"{settings.queue_type} queues"
+        progress(f"bare chain: {plan.chains} chains, {BARE_CHAIN_IN_FLIGHT} in flight, {queues}", force=True)
+        bare = BareChain(
+            settings.amqp_url, settings.database_url, settings.namespace, BARE_CHAIN_IN_FLIGHT, settings.queue_type
+        )
         chain = await bare.measure(plan.chains, plan.alone)
         # Its own connections are taken before the services start: on a shared server they may
         # not be there later.

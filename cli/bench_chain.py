@@ -36,6 +36,7 @@ class ChainFigures:
     chains: int  # measured under load, after a warm-up
     seconds: float
     alone_ms: tuple[float, ...]  # one chain at a time, each from its publish to its last hop's message
+    queue_type: str = "classic"  # the services' queue type (STOPPOC_QUEUE_TYPE), so both pay the same broker
 
     @property
     def chains_per_second(self) -> float:
@@ -56,8 +57,11 @@ class ChainFigures:
 
 
 class BareChain:
-    def __init__(self, amqp_url: str, database_url: str, namespace: str, in_flight: int) -> None:
+    def __init__(
+        self, amqp_url: str, database_url: str, namespace: str, in_flight: int, queue_type: str = "classic"
+    ) -> None:
         self._amqp_url = amqp_url
+        self._queue_type = queue_type
         self._database_url = database_url
         self._prefix = f"{namespace}.bare"
         self._in_flight = in_flight
@@ -90,7 +94,7 @@ class BareChain:
                     await exchange.delete()
             finally:
                 await pool.close()
-        return ChainFigures(self._in_flight, chains, seconds, tuple(alone_ms))
+        return ChainFigures(self._in_flight, chains, seconds, tuple(alone_ms), self._queue_type)
 
     async def _prepare(
         self, pool: asyncpg.Pool, channel: AbstractChannel, exchange: AbstractExchange
@@ -100,7 +104,11 @@ class BareChain:
             await SQL.bind(conn).create_bare_chain_inbox()
         queues = []
         for hop in range(1, HOPS + 2):
-            queue = await channel.declare_queue(self._queue(hop), durable=True)
+            # A quorum queue hands a message on once a majority of its nodes wrote it to disk (here,
+            # the one node): a classic queue at once. The services' type, so the ratio compares
+            # like with like.
+            arguments = {"x-queue-type": self._queue_type}
+            queue = await channel.declare_queue(self._queue(hop), durable=True, arguments=arguments)
             await queue.bind(exchange, routing_key=self._queue(hop))
             handle = self._hop(pool, exchange, hop) if hop <= HOPS else self._end
             self._consumers[queue.name] = await queue.consume(handle)

@@ -93,6 +93,7 @@ class BenchRun:
                 "by_hop_ms": self.lone.hop_medians(),
             },
             "bare_chain": {
+                "queue_type": self.chain.queue_type,
                 "in_flight": self.chain.in_flight,
                 "chains": self.chain.chains,
                 "seconds": self.chain.seconds,
@@ -154,7 +155,8 @@ def render(figures: dict[str, Any], resources: str) -> str:
         f"{_number(lone['hop_ms'], 2)} ms a hop ({_by(lone['by_hop_ms'], ' ms')})",
         f"  CPU a conversion {_by(f['cpu_ms_per_conversion'], ' ms')} (broker: the whole node; bench: this driver)",
         f"  peak memory      {_by(f['peak_rss_mib'], ' MiB', 0)}",
-        f"  bare chain       {chain['in_flight']} in flight: {chain['chains_per_second']:.0f} chains/s = "
+        f"  bare chain       {chain['in_flight']} in flight, {chain['queue_type']} queues: "
+        f"{chain['chains_per_second']:.0f} chains/s = "
         f"{chain['hops_per_second']:.0f} hops/s; one alone p50 {chain['alone_p50_ms']:.1f} ms = "
         f"{chain['hop_ms']:.2f} ms a hop",
         f"  ratios           handled deliveries/s to bare hops/s "

@@ -88,6 +88,7 @@ def test_the_unloaded_path_and_the_bare_chain_are_timed_hop_by_hop(bench):
     assert list(lone["by_hop_ms"]) == PATH and all(ms > 0 for ms in lone["by_hop_ms"].values())
     assert close(lone["hop_ms"] * lone["hops"], lone["p50_ms"])
     assert chain["chains"] == CHAINS and chain["in_flight"] == 32
+    assert chain["queue_type"] == os.environ.get("STOPPOC_QUEUE_TYPE", "quorum")  # the services' own
     assert close(chain["chains_per_second"], CHAINS / chain["seconds"])
     assert close(chain["hops_per_second"], 4 * chain["chains_per_second"])
     assert close(chain["hop_ms"] * 4, chain["alone_p50_ms"])
