@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
+from aiormq.abc import FieldTable
 
 from stoppoc.shared import queries
 
@@ -107,7 +108,7 @@ class BareChain:
             # A quorum queue hands a message on once a majority of its nodes wrote it to disk (here,
             # the one node): a classic queue at once. The services' type, so the ratio compares
             # like with like.
-            arguments = {"x-queue-type": self._queue_type}
+            arguments: FieldTable = {"x-queue-type": self._queue_type}
             queue = await channel.declare_queue(self._queue(hop), durable=True, arguments=arguments)
             await queue.bind(exchange, routing_key=self._queue(hop))
             handle = self._hop(pool, exchange, hop) if hop <= HOPS else self._end
