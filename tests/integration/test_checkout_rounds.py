@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.contract_data import publish_event
+from tests.contract_data import handled, publish_event, wait_until
 from tests.infrastructure import running
 from tests.integration.test_checkout import BOOT, SERVER, for_request, requested
 from tests.integration.test_coupons import coupon, payment_failed, payment_settled, upsert
@@ -58,7 +58,9 @@ async def test_an_unpaid_first_round_gives_the_coupon_back(settings, client, dat
     async with running(settings, "checkout"):
         await upsert(client, database, coupon("ONCE", max_redemptions=1))
         round_1 = await order_of(client, first)
-        await publish_event(client, "payment.failed", payment_failed(round_1))
+        failed = await publish_event(client, "payment.failed", payment_failed(round_1))
+        # Checkout handles its messages concurrently: the next press comes after the failure is handled.
+        await wait_until(lambda: handled(database, "checkout", failed.id), what="the failed payment handled")
         again = await order_of(client, requested(coupon_code="ONCE", resources=[SERVER]))
 
     assert again["coupon_code"] == "ONCE"
