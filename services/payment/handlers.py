@@ -6,7 +6,7 @@ from stoppoc.contract.commands import WalletCredit
 from stoppoc.contract.events import OrderCreated, WalletCredited, WalletCreditRejected
 from stoppoc.contract.replies import QuoteFund, StopPocQuoted
 from stoppoc.services.payment import domain, settlement
-from stoppoc.services.payment.queries import LedgerReference
+from stoppoc.services.payment.queries import LedgerReference, LockedWallet
 from stoppoc.services.payment.settlement import INSUFFICIENT_FUNDS, Payment
 from stoppoc.shared.handlers import HandlerRegistry, Reply
 from stoppoc.shared.ids import derived_id
@@ -31,15 +31,14 @@ async def credit_wallet(cmd: WalletCredit, uow: UnitOfWork) -> None:
         if (used.customer_id, used.amount) != (cmd.customer_id, cmd.amount):
             await _reject_credit(cmd, used, uow)
         return  # a retried credit with the same reference credits once
-    balance = await uow.q.lock_wallet(customer_id=cmd.customer_id)
-    now = await uow.q.transaction_time()
+    wallet: LockedWallet = await uow.q.lock_wallet(customer_id=cmd.customer_id)
+    balance, now = wallet.balance, wallet.now
     # Waits that ended before this credit came are decided on the balance they had.
     balance = await settlement.decide_waits(uow, cmd.customer_id, balance, now)
     balance_after = domain.credit(balance, cmd.amount)
     refunded = domain.refunded_payment_id(cmd.reference)
     order_id = await uow.q.order_of_payment(payment_id=refunded) if refunded else None
-    await uow.q.set_balance(customer_id=cmd.customer_id, balance=balance_after)
-    await uow.q.append_ledger(
+    await uow.q.post_to_wallet(
         customer_id=cmd.customer_id,
         kind=domain.credit_kind(cmd.reference),
         amount=cmd.amount,
@@ -80,11 +79,11 @@ async def _reject_credit(cmd: WalletCredit, used: LedgerReference, uow: UnitOfWo
 
 @registry.on("order.created")
 async def pay_order(order: OrderCreated, uow: UnitOfWork) -> None:
-    balance = await uow.q.lock_wallet(customer_id=order.customer_id)
+    wallet: LockedWallet = await uow.q.lock_wallet(customer_id=order.customer_id)
     if await uow.q.payment_status(order_id=order.order_id):
         return  # the order was settled, failed or is waiting for funds already
     payment = Payment.of_order(order, payment_id_for(order.order_id))
-    now = await uow.q.transaction_time()
+    balance, now = wallet.balance, wallet.now
     # Waits that are over are decided first, so that they hold up nothing behind them.
     balance = await settlement.decide_waits(uow, order.customer_id, balance, now)
     # Never settled while an older order waits: what waits is more than the balance (or a

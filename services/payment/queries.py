@@ -30,6 +30,12 @@ class LedgerReference:
 
 
 @dataclass(frozen=True)
+class LockedWallet:
+    balance: int
+    now: datetime  # the transaction's clock
+
+
+@dataclass(frozen=True)
 class WalletBalance:
     customer_id: str
     balance: int

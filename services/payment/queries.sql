@@ -1,18 +1,25 @@
 -- Payment's queries (loaded by queries.py; the rows they return are defined there).
 
--- name: lock_wallet$
--- Creates the wallet if needed and locks its row until the transaction ends; its balance. Every
--- change to a customer's wallet or payments takes this lock first, so they never deadlock.
+-- name: lock_wallet^
+-- record_class: LockedWallet
+-- Creates the wallet if needed and locks its row until the transaction ends; its balance, and the
+-- transaction's clock (`now()`: fixed for the whole transaction, the one clock for deadlines).
+-- Every change to a customer's wallet or payments takes this lock first, so they never deadlock.
 INSERT INTO wallets (customer_id) VALUES (:customer_id)
 ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id
-RETURNING balance;
+RETURNING balance, now() AS now;
 
 -- name: transaction_time$
 -- One clock for deadlines: the database's, fixed for the whole transaction.
 SELECT now();
 
--- name: set_balance!
-UPDATE wallets SET balance = :balance, updated_at = now() WHERE customer_id = :customer_id;
+-- name: post_to_wallet!
+-- The wallet's new balance and the ledger row that moves it there, in one statement.
+WITH balanced AS (
+    UPDATE wallets SET balance = :balance_after, updated_at = now() WHERE customer_id = :customer_id
+)
+INSERT INTO ledger (customer_id, kind, amount, reference, order_id, balance_after)
+VALUES (:customer_id, :kind, :amount, :reference, :order_id, :balance_after);
 
 -- name: lock_credit_reference!
 -- Two credits with one reference (for different customers, say) take turns, so the second
@@ -22,10 +29,6 @@ SELECT pg_advisory_xact_lock(hashtextextended('payment:credit:' || :reference::t
 -- name: ledger_entry^
 -- record_class: LedgerReference
 SELECT customer_id, amount FROM ledger WHERE reference = :reference;
-
--- name: append_ledger!
-INSERT INTO ledger (customer_id, kind, amount, reference, order_id, balance_after)
-VALUES (:customer_id, :kind, :amount, :reference, :order_id, :balance_after);
 
 -- name: payment_status$
 -- NULL: payment has not seen the order yet.

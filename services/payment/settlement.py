@@ -161,8 +161,7 @@ async def record(
 async def settle(uow: UnitOfWork, payment: Payment, balance_after: int, settled_at: datetime) -> None:
     """Debit the wallet (one ledger row per order) and announce the payment."""
     if payment.amount:
-        await uow.q.set_balance(customer_id=payment.customer_id, balance=balance_after)
-        await uow.q.append_ledger(
+        await uow.q.post_to_wallet(
             customer_id=payment.customer_id,
             kind="debit",
             amount=-payment.amount,
