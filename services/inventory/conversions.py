@@ -25,7 +25,7 @@ from stoppoc.contract.events import (
     StopPocRequested,
 )
 from stoppoc.services.inventory import domain
-from stoppoc.services.inventory.queries import ConversionRow, RoundRow
+from stoppoc.services.inventory.queries import ConversionRow, OpenRound, RoundRow
 from stoppoc.services.inventory.refunds import refund
 from stoppoc.shared.unit_of_work import UnitOfWork
 
@@ -158,11 +158,10 @@ async def _complete(uow: UnitOfWork, conversion: ConversionRow, failed_round: Fa
 async def _open_round(uow: UnitOfWork, request_id: str, round_: int, cluster_id: str) -> tuple[ConversionRow, RoundRow]:
     """Lock the cluster, the conversion and the round a payment outcome is about."""
     await uow.q.lock_cluster(cluster_id=cluster_id)
-    conversion = await uow.q.lock_conversion(request_id=request_id)
-    round_row = await uow.q.lock_round(request_id=request_id, round=round_)
-    if conversion is None or round_row is None:
+    opened: OpenRound | None = await uow.q.lock_round(request_id=request_id, round=round_)
+    if opened is None:
         raise InvariantViolation(f"no round {round_} of conversion {request_id} is known")
-    return conversion, round_row
+    return opened, opened.round_row
 
 
 async def convert_paid_round(paid: PaymentSettled, uow: UnitOfWork) -> None:
@@ -175,13 +174,15 @@ async def convert_paid_round(paid: PaymentSettled, uow: UnitOfWork) -> None:
         return
 
     paid_until = domain.add_months(paid.settled_at, conversion.usage_cycle_months)
-    converted_ids: list[str] = await uow.q.convert_resources(
+    converted_ids: list[str] = await uow.q.convert_round(
         request_id=paid.request_id,
         round=paid.round,
         usage_cycle_months=conversion.usage_cycle_months,
         auto_renew=conversion.auto_renew,
         paid_until=paid_until,
         converted_at=utc_now(),
+        payment_id=paid.payment_id,
+        amount=paid.amount,
     )
     # A resource deleted while its round was in flight, or made real by the platform meanwhile
     # (converted on its own portal), is not converted by this payment: refund its line.
@@ -189,9 +190,6 @@ async def convert_paid_round(paid: PaymentSettled, uow: UnitOfWork) -> None:
     if not_converted:
         await uow.q.release_resources(request_id=paid.request_id, round=paid.round)
         await refund(uow, paid, not_converted)
-    await uow.q.finish_round(
-        request_id=paid.request_id, round=paid.round, status="paid", payment_id=paid.payment_id, amount=paid.amount
-    )
     if converted_ids:
         await uow.emit(
             ResourcesConverted(

@@ -23,6 +23,19 @@ class RoundRow:
     status: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class OpenRound(ConversionRow):
+    """A payment outcome's conversion and its round, read (and locked) together."""
+
+    round: int
+    round_resource_ids: list[str]
+    round_status: str
+
+    @property
+    def round_row(self) -> RoundRow:
+        return RoundRow(self.request_id, self.round, self.round_resource_ids, self.round_status)
+
+
 @dataclass(frozen=True)
 class DeletedResource:
     resource_id: str

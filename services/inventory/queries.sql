@@ -77,9 +77,9 @@ SELECT coalesce(array_agg(resource_id ORDER BY resource_id), '{}') FROM held;
 UPDATE resources SET converting_request_id = NULL, converting_round = NULL, updated_at = now()
 WHERE converting_request_id = :request_id AND converting_round = :round;
 
--- name: convert_resources$
--- Turns the held resources of a paid round that still exist and are still POC into real ones;
--- the ids of those it converted.
+-- name: convert_round$
+-- A paid round: turns its held resources that still exist and are still POC into real ones, and
+-- records the round paid, in one statement; the ids of the resources it converted.
 WITH converted AS (
     UPDATE resources
     SET billing = 'real', converting_request_id = NULL, converting_round = NULL,
@@ -87,6 +87,9 @@ WITH converted AS (
         paid_until = :paid_until, converted_at = :converted_at, updated_at = now()
     WHERE converting_request_id = :request_id AND converting_round = :round AND deleted_at IS NULL AND billing = 'poc'
     RETURNING resource_id
+), paid AS (
+    UPDATE conversion_rounds SET status = 'paid', payment_id = :payment_id, amount = :amount, finished_at = now()
+    WHERE request_id = :request_id AND round = :round
 )
 SELECT coalesce(array_agg(resource_id ORDER BY resource_id), '{}') FROM converted;
 
@@ -96,11 +99,16 @@ SELECT request_id, customer_id, cluster_id, usage_cycle_months, auto_renew, coup
        expected_total, status, rounds
 FROM conversions WHERE request_id = :request_id;
 
--- name: lock_conversion^
--- record_class: ConversionRow
-SELECT request_id, customer_id, cluster_id, usage_cycle_months, auto_renew, coupon_code, resource_ids,
-       expected_total, status, rounds
-FROM conversions WHERE request_id = :request_id FOR UPDATE;
+-- name: lock_round^
+-- record_class: OpenRound
+-- The conversion and the round a payment outcome is about, both locked, in one statement (taken
+-- after the cluster's lock, which every step of a conversion takes first).
+SELECT v.request_id, v.customer_id, v.cluster_id, v.usage_cycle_months, v.auto_renew, v.coupon_code,
+       v.resource_ids, v.expected_total, v.status, v.rounds,
+       r.round, r.resource_ids AS round_resource_ids, r.status AS round_status
+FROM conversions v JOIN conversion_rounds r ON r.request_id = v.request_id
+WHERE v.request_id = :request_id AND r.round = :round
+FOR UPDATE;
 
 -- name: start_conversion!
 INSERT INTO conversions (request_id, customer_id, cluster_id, usage_cycle_months, auto_renew, coupon_code,
@@ -124,11 +132,6 @@ SELECT request_id FROM conversions WHERE cluster_id = :cluster_id AND status = '
 -- name: finish_conversion!
 UPDATE conversions SET status = :status, reason = :reason, detail = :detail, finished_at = now()
 WHERE request_id = :request_id;
-
--- name: lock_round^
--- record_class: RoundRow
-SELECT request_id, round, resource_ids, status FROM conversion_rounds
-WHERE request_id = :request_id AND round = :round FOR UPDATE;
 
 -- name: finish_round!
 UPDATE conversion_rounds SET status = :status, payment_id = :payment_id, amount = :amount, finished_at = now()
