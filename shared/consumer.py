@@ -300,6 +300,7 @@ class Consumer:
         async with self._pool.acquire() as conn, conn.transaction(readonly=True):
             uow = UnitOfWork(conn, self._queries.bind(conn), self.source, self._settings, cause=envelope)
             result: Reply | Forward = await handler.fn(data, uow)
+            await uow.flush()  # a query emits nothing: an emit here fails in the read-only transaction
         answer = envelope_for(result.message, source=self.source, cause=envelope)
         if isinstance(result, Forward):
             exchange, routing_key, reply_to = self._commands, answer.routing_key, raw.reply_to

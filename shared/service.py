@@ -131,7 +131,7 @@ def create_app(
         settings.amqp_urls,
         f"stoppoc-{definition.name}-{settings.namespace}",
         logger=None,
-        graceful_timeout=20.0,
+        graceful_timeout=settings.graceful_timeout_seconds,
         apply_types=False,
     )
     runtime = Runtime(definition, settings, broker, ConsumerGate(definition.name))

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=0.5, gt=0)
     # The outbox relay is woken by each commit; this poll catches rows of other instances.
     relay_poll_seconds: float = Field(default=1.0, gt=0)
+    # On SIGTERM, how long a service waits for the messages in hand before handing them back to
+    # their queue (then it flushes its outbox, up to 10 s): keep the orchestrator's grace above both.
+    graceful_timeout_seconds: float = Field(default=20.0, gt=0)
     # The event loop `stoppoc run` runs the services on: uvloop (where it is installed: not on
     # Windows), or Python's own.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"

@@ -93,6 +93,7 @@ class ServiceProcesses:
             "STOPPOC_QUEUE_TYPE": self.settings.queue_type,
             "STOPPOC_AMQP_FAILOVER_URLS": ",".join(self.settings.amqp_failover_urls),
             "STOPPOC_OUTAGE_HOLD_SECONDS": str(self.settings.outage_hold_seconds),
+            "STOPPOC_GRACEFUL_TIMEOUT_SECONDS": str(self.settings.graceful_timeout_seconds),
         }
 
     async def start(self, *services: str, timeout: float = 60.0, instances: int = 1) -> None:

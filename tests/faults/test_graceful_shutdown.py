@@ -1,7 +1,8 @@
 """SIGTERM in the middle of a burst: the service stops taking messages, acknowledges those it
 handled, flushes its outbox and exits 0 before the deadline (past it, it would be killed);
 started again, it takes the rest, and every conversion reaches its final event once. A message
-still in hand when the graceful timeout (20 s) is over is handed back, not waited for again."""
+still in hand when the graceful timeout (STOPPOC_GRACEFUL_TIMEOUT_SECONDS) is over is handed back, not
+waited for again."""
 
 import time
 
@@ -51,6 +52,7 @@ async def test_sigterm_in_a_burst_leaves_nothing_in_hand_and_nothing_unpublished
 async def test_a_message_stuck_past_the_graceful_timeout_is_handed_back_and_handled_after_the_restart(
     settings, services, client, database
 ):
+    services.extra_env["STOPPOC_GRACEFUL_TIMEOUT_SECONDS"] = "4"  # rather than 20 s, for the test's time
     await services.start("payment")
     customer = unique_id("customer")
     await fund(client, customer, 5)
