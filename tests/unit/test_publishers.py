@@ -60,9 +60,7 @@ def test_the_services_answering_requests_are_those_the_requests_are_addressed_to
 
 def test_the_committed_broker_definitions_are_those_the_code_makes():
     committed = json.loads((ROOT / "deploy" / "rabbitmq" / "definitions.json").read_text())
-    assert committed == broker_access.definitions(Names("stoppoc"), registry.topology()), (
-        "run: stoppoc access broker-definitions --output deploy/rabbitmq/definitions.json"
-    )
+    assert committed == broker_access.definitions(Names("stoppoc"), registry.topology()), "run: stoppoc generate"
     assert "users" not in committed  # passwords never in the repository
 
 
