@@ -21,6 +21,7 @@ INSERT INTO bare_chain.inbox (message_id, type) VALUES (:message_id, :type);
 SELECT count(*) FROM :"schema".inbox;
 
 -- name: backend_pids
+-- record_class: Backend
 -- The server processes serving this database, for their CPU time.
 SELECT pid FROM pg_stat_activity WHERE datname = current_database();
 

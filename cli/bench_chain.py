@@ -20,7 +20,7 @@ import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 from aiormq.abc import FieldTable
 
-from stoppoc.shared import queries
+from stoppoc.cli.bench_usage import SQL
 
 HOPS = 4
 # Database connections: as many as a service's pool has with the default prefetch (8 + 2); the
@@ -28,7 +28,6 @@ HOPS = 4
 POOL_SIZE = 10
 # About the size of a service's CloudEvent, so the broker and the disk carry what they carry there.
 BODY = b'{"padding": "' + b"x" * 1000 + b'"}'
-SQL = queries.load("stoppoc.cli", "bench.sql")
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class BareChain:
         self._in_flight = in_flight
         self._ends: dict[str, asyncio.Future[None]] = {}
         self._consumers: dict[str, str] = {}  # queue name -> consumer tag
-        self._insert = SQL["claim_bare_inbox"].sql
+        self._claim = SQL["claim_bare_inbox"]
 
     def _queue(self, hop: int) -> str:
         return f"{self._prefix}.hop{hop}" if hop <= HOPS else f"{self._prefix}.done"
@@ -123,7 +122,7 @@ class BareChain:
 
         async def handle(message: AbstractIncomingMessage) -> None:
             async with pool.acquire() as conn, conn.transaction():
-                await conn.execute(self._insert, message.message_id, kind)
+                await self._claim.run(conn, {"message_id": message.message_id, "type": kind})
             await exchange.publish(_message(message.correlation_id), routing_key=next_queue)
             await message.ack()
 

@@ -20,7 +20,14 @@ from stoppoc.shared import queries
 
 MIB = 1024 * 1024
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-SQL = queries.load("stoppoc.cli", "bench.sql")
+
+
+@dataclass(frozen=True)
+class Backend:
+    pid: int
+
+
+SQL = queries.load("stoppoc.cli", "bench.sql", rows={"Backend": Backend})
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -117,8 +124,8 @@ class UsageMeter:
                 self.rss_mib.setdefault(name, []).append((now, process.memory_info().rss / MIB))
         async with self._lock:
             rows = await SQL.bind(self._conn).backend_pids()
-        for row in rows:
-            pid = row["pid"]
+        for backend in rows:
+            pid = backend.pid
             if pid == self._conn.get_server_pid():
                 continue
             with contextlib.suppress(psutil.Error):

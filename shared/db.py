@@ -96,7 +96,7 @@ async def migrate(conn: Connection, schema: str, package: str) -> list[str]:
             await access.act_as(role=owner)
         await q.use_schema(schema=schema)
         await q.create_migrations_table()
-        done = {row["name"] for row in await q.applied_migrations()}
+        done = {migration.name for migration in await q.applied_migrations()}
         migrations = [(f"shared/{n}", sql) for n, sql in _sql_files(MESSAGING_MIGRATIONS)]
         migrations += [(f"{schema}/{n}", sql) for n, sql in _sql_files(package, "migrations")]
         for name, sql in migrations:

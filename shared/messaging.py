@@ -24,6 +24,11 @@ class OutboxBacklog:
 
 
 @dataclass(frozen=True)
+class AppliedMigration:
+    name: str
+
+
+@dataclass(frozen=True)
 class Redelivery:
     deliveries: int
     handled: bool  # the message's id is in the inbox: its effects are committed
@@ -32,5 +37,10 @@ class Redelivery:
 QUERIES = queries.load(
     "stoppoc.shared",
     "messaging.sql",
-    rows={"OutboxRow": OutboxRow, "OutboxBacklog": OutboxBacklog, "Redelivery": Redelivery},
+    rows={
+        "AppliedMigration": AppliedMigration,
+        "OutboxRow": OutboxRow,
+        "OutboxBacklog": OutboxBacklog,
+        "Redelivery": Redelivery,
+    },
 )

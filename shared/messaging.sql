@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 );
 
 -- name: applied_migrations
+-- record_class: AppliedMigration
 SELECT name FROM schema_migrations;
 
 -- name: record_migration!

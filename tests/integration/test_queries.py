@@ -4,11 +4,13 @@ row class but forgotten in one query fails here, not in production."""
 
 import dataclasses
 
+import asyncpg
 import pytest
 from pydantic import BaseModel
 
+from stoppoc.cli import bench_usage
 from stoppoc.services import registry
-from stoppoc.shared import db
+from stoppoc.shared import database_access, db
 from stoppoc.shared.messaging import QUERIES as MESSAGING
 from stoppoc.shared.queries import Queries
 
@@ -36,5 +38,26 @@ async def test_each_query_prepares_and_returns_its_record_class(database_url, se
             if query.record_class is not None:
                 columns = [attribute.name for attribute in statement.get_attributes()]
                 assert sorted(columns) == sorted(fields_of(query.record_class)), f"{service}: {name}"
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    "queries", [database_access.QUERIES, bench_usage.SQL], ids=["shared/database_access.sql", "cli/bench.sql"]
+)
+async def test_the_queries_outside_the_services_prepare_and_return_their_record_class(database_url, queries):
+    conn = await asyncpg.connect(database_url)
+    try:
+        if "create_bare_chain_schema" in queries:  # the bench makes the bare chain's table first
+            await queries.bind(conn).create_bare_chain_schema()
+            await queries.bind(conn).create_bare_chain_inbox()
+        for name in queries.names:
+            query = queries[name]
+            if query.identifiers:
+                continue
+            statement = await conn.prepare(query.sql)
+            if query.record_class is not None:
+                columns = [attribute.name for attribute in statement.get_attributes()]
+                assert sorted(columns) == sorted(fields_of(query.record_class)), name
     finally:
         await conn.close()
