@@ -5,28 +5,16 @@ from dataclasses import dataclass
 
 from stoppoc.contract.base import Message
 from stoppoc.contract.envelope import Envelope
-from stoppoc.contract.events import (
-    ClusterPocStopped,
-    RenewalFailed,
-    RenewalRejected,
-    ResourcesRenewed,
-    StopPocCompleted,
-    StopPocFailed,
-    StopPocRejected,
-)
+from stoppoc.contract.events import BY_ROUTING_KEY
 
-# A conversion ends in exactly one of these for its request_id.
+# A conversion ends in exactly one of these for its request_id; the models are the contract's.
 CONVERSION_FINAL: dict[str, type[Message]] = {
-    "cluster.poc_stopped": ClusterPocStopped,
-    "stop_poc.completed": StopPocCompleted,
-    "stop_poc.failed": StopPocFailed,
-    "stop_poc.rejected": StopPocRejected,
+    key: BY_ROUTING_KEY[key]
+    for key in ("cluster.poc_stopped", "stop_poc.completed", "stop_poc.failed", "stop_poc.rejected")
 }
 # A manual renewal ends in one of these for its renewal_id.
 RENEWAL_FINAL: dict[str, type[Message]] = {
-    "resources.renewed": ResourcesRenewed,
-    "renewal.failed": RenewalFailed,
-    "renewal.rejected": RenewalRejected,
+    key: BY_ROUTING_KEY[key] for key in ("resources.renewed", "renewal.failed", "renewal.rejected")
 }
 SUCCEEDED = frozenset({"cluster.poc_stopped", "stop_poc.completed", "resources.renewed"})
 
