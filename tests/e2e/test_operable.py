@@ -5,16 +5,18 @@ conversion is one trace across the four service processes."""
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
+from stoppoc.client import StopPocClient
+from stoppoc.contract.commands import StopPocRequest
 from tests.contract_data import SampleCluster, handled, unique_id, wait_until
 from tests.e2e.processes import ServiceProcesses, free_port, http_get, readiness
 
@@ -138,17 +140,22 @@ async def test_a_conversions_spans_share_one_trace_id_across_the_four_processes(
             "payment.wallet.credit", {"customer_id": cluster.customer_id, "amount": 50_000_000, "reference": reference}
         )
         await client.wait_for("wallet.credited", lambda d: d["reference"] == reference)
-        # The portal's request, sent inside a span of the portal's own trace.
-        portal = SpanContext(
-            int(os.urandom(16).hex(), 16), int(os.urandom(8).hex(), 16), False, TraceFlags(TraceFlags.SAMPLED)
-        )
+        # The portal's request, sent through the portal's client inside a span of the portal's own.
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
         request = cluster.stop_request()
-        with trace.use_span(NonRecordingSpan(portal)):
-            await client.send("inventory.stop_poc.request", request)
-        outcome = await client.wait_for_outcome(request["request_id"])
+        async with StopPocClient(settings.amqp_url, settings.namespace) as portal:
+            with provider.get_tracer("portal").start_as_current_span("stop poc pressed"):
+                outcome = await portal.stop_poc(StopPocRequest.model_validate(request), timeout=60)
         await client.wait_for("resources.converted", lambda d: d["request_id"] == request["request_id"])
-        await wait_until(lambda: handled(database, "notifier", outcome.id), what="the notifier done with the outcome")
-        assert outcome.traceparent is not None and outcome.traceparent.split("-")[1] == format(portal.trace_id, "032x")
+        await wait_until(
+            lambda: handled(database, "notifier", outcome.envelope.id), what="the notifier done with the outcome"
+        )
+        [pressed] = exporter.get_finished_spans()
+        portal_trace = format(pressed.context.trace_id, "032x")
+        assert outcome.envelope.traceparent is not None
+        assert outcome.envelope.traceparent.split("-")[1] == portal_trace
     finally:
         codes = await services.stop()  # exporting what is buffered
     assert all(code == 0 for code in codes.values())
@@ -156,7 +163,11 @@ async def test_a_conversions_spans_share_one_trace_id_across_the_four_processes(
     spans = [span for name in SERVICES for span in read_spans(tmp_path / f"{name}.spans")]
     of_request = [s for s in spans if s["attributes"].get("stoppoc.correlation_id") == request["request_id"]]
     assert {s["attributes"]["stoppoc.service"] for s in of_request} == set(SERVICES)
-    assert {s["traceId"] for s in of_request} == {format(portal.trace_id, "032x")}
+    assert {s["traceId"] for s in of_request} == {portal_trace}
+    # The portal's span is the root: the first hop is its child.
+    assert pressed.parent is None
+    [first_hop] = [s for s in of_request if s["name"] == "inventory.stop_poc.request process"]
+    assert first_hop["parentSpanId"] == format(pressed.context.span_id, "016x")
     # Each hop: consumed, and what it emitted published, in the trace; the database calls inside.
     kinds = {(s["attributes"]["stoppoc.service"], s["name"]) for s in of_request}
     assert {
@@ -169,7 +180,7 @@ async def test_a_conversions_spans_share_one_trace_id_across_the_four_processes(
     } <= kinds
     consumed = {s["spanId"] for s in of_request if s["name"] == "order.created process"}
     database = [s for s in spans if s.get("parentSpanId") in consumed and s["kind"] == 3]  # CLIENT
-    assert database and all(s["traceId"] == format(portal.trace_id, "032x") for s in database)
+    assert database and all(s["traceId"] == portal_trace for s in database)
 
 
 def read_spans(path) -> list[dict]:
