@@ -93,6 +93,11 @@ class UnitOfWork:
         self._pending.setdefault(envelope.id, _Pending(envelope, exchange))
         return envelope
 
+    @property
+    def envelopes(self) -> list[Envelope]:
+        """Everything emitted so far, flushed or not, in the order emitted."""
+        return [*self.emitted, *(pending.envelope for pending in self._pending.values())]
+
     def trace_context(self) -> dict[str, str]:
         """The trace context an emit would carry now, to keep for a later emit in the same trace."""
         return current_trace_context(self.cause)

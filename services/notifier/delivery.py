@@ -51,7 +51,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._log = get_logger(component="delivery")
+        self._log = get_logger("stoppoc.notifier.delivery")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="notifier-delivery")
