@@ -3,8 +3,9 @@
 import click
 
 from stoppoc.cli import runner
-from stoppoc.cli.database import run_async
+from stoppoc.cli.database import USAGE, fail, run_async
 from stoppoc.services.registry import SERVICES
+from stoppoc.shared import tracing
 from stoppoc.shared.logging import configure
 from stoppoc.shared.settings import get_settings
 
@@ -38,5 +39,9 @@ def run(service: str, migrate: bool | None) -> None:
     if migrate is not None:
         settings = settings.model_copy(update={"migrate_on_start": migrate})
     services = SERVICES if service == "all" else (service,)
+    try:
+        tracing.exporters_asked_for(settings.traces_file)
+    except tracing.TracingConfigurationError as error:
+        fail(f"bad configuration: {error}", USAGE)
     configure(settings.log_level)
     run_async(runner.run_until_signalled(settings, services), runner.event_loop_factory(settings))
