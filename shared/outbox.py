@@ -42,6 +42,8 @@ BACKLOG_SAMPLE_SECONDS = 1.0
 # A relay that has not finished a round for this long is stuck (a batch may take up to
 # BATCH_TIMEOUT_SECONDS, and the backoff adds at most MAX_BACKOFF_SECONDS).
 STUCK_AFTER_SECONDS = 2 * BATCH_TIMEOUT_SECONDS
+# How long a stopping relay may take to publish what is pending (the last step of a shutdown).
+FLUSH_SECONDS = 10.0
 
 
 class PublishFailed(Exception):
@@ -77,7 +79,7 @@ class OutboxRelay:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
-    async def stop(self, timeout: float = 10.0) -> None:
+    async def stop(self, timeout: float = FLUSH_SECONDS) -> None:
         """Publish what is pending, then stop. The loop is asked to finish rather than
         cancelled, since a batch cut short after its confirms would be published again."""
         if self._task is None:

@@ -5,6 +5,7 @@ import asyncio
 import io
 import json
 import os
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -18,8 +19,10 @@ from stoppoc.shared import db, topology
 from stoppoc.shared.logging import configure
 from stoppoc.shared.outbox import OutboxRelay
 from stoppoc.shared.periodic import PeriodicRunner, PeriodicTask
-from tests.contract_data import unique_id, wait_until
+from tests.contract_data import publish_event, unique_id, wait_until
 from tests.e2e.processes import readiness
+from tests.integration.test_notifier import SECRET, contact, conversion, deliveries, rejected
+from tests.receivers import WebhookReceiver
 
 pytestmark = pytest.mark.integration
 
@@ -182,3 +185,33 @@ async def test_readiness_names_the_broker_while_it_is_unreachable_and_is_ready_a
 
 async def _status_is(port: int, status: int) -> bool:
     return (await readiness(port))[0] == status
+
+
+async def test_the_notifier_stops_within_its_budget_while_a_webhook_attempt_hangs(settings, client, database):
+    """The webhook's own timeout (30 s here) is longer than the shutdown's budget (1 s here): the
+    attempt is cut short at the budget, and made again at the next start."""
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def hang(_) -> None:
+        arrived.set()
+        await release.wait()
+
+    receiver = WebhookReceiver(before_answer=hang)
+    settings = settings.model_copy(
+        update={"webhook_allow_private": True, "webhook_timeout_seconds": 30, "graceful_timeout_seconds": 1}
+    )
+    customer = unique_id("cus")
+    async with receiver.running():
+        try:
+            async with runner.running_apps(runner.build(settings, ["notifier"])):
+                await contact(client, database, customer, webhook_url=receiver.url, webhook_secret=SECRET)
+                await publish_event(client, "stop_poc.rejected", rejected(conversion(customer)))
+                await asyncio.wait_for(arrived.wait(), 15)
+                stopping = time.monotonic()
+            took = time.monotonic() - stopping
+        finally:
+            release.set()
+
+    assert took < 1 + 3  # the budget, and the rest of the shutdown (nothing to flush)
+    [delivery] = await deliveries(database, customer)
+    assert delivery["status"] == "pending"  # to be sent at the next start
