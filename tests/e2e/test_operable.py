@@ -4,6 +4,7 @@ shows the conversions by outcome, the dead letters by error and an outbox backlo
 conversion is one trace across the four service processes."""
 
 import asyncio
+import contextlib
 import json
 import signal
 import subprocess
@@ -19,8 +20,11 @@ from stoppoc.client import StopPocClient
 from stoppoc.contract.commands import StopPocRequest
 from tests.contract_data import SampleCluster, handled, unique_id, wait_until
 from tests.e2e.processes import ServiceProcesses, free_port, http_get, readiness
+from tests.receivers import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
+
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 SERVICES = ("inventory", "checkout", "payment", "notifier")
 
@@ -52,10 +56,20 @@ async def fund_and_press(client, cluster: SampleCluster, funds: int) -> str:
     return request["request_id"]
 
 
-async def test_run_all_serves_probes_and_metrics_that_count_a_batch_and_its_poison(settings, client, names, tmp_path):
+async def test_run_all_serves_probes_and_metrics_that_count_a_batch_and_its_poison(
+    settings, client, names, database, tmp_path
+):
     port = free_port()
-    process = run_all(settings, tmp_path, STOPPOC_HTTP_PORT=str(port), STOPPOC_MAX_MESSAGE_BYTES="4096")
+    process = run_all(
+        settings,
+        tmp_path,
+        STOPPOC_HTTP_PORT=str(port),
+        STOPPOC_MAX_MESSAGE_BYTES="4096",
+        STOPPOC_WEBHOOK_ALLOW_PRIVATE="true",
+    )
+    receiver, serving_webhooks = WebhookReceiver(), contextlib.AsyncExitStack()
     try:
+        await serving_webhooks.enter_async_context(receiver.running())
         await wait_until(lambda: _ready(port, process), timeout=60, what="/health/ready 200")
         status, body = await readiness(port)
         assert status == 200 and set(body["services"]) == set(SERVICES)
@@ -65,6 +79,12 @@ async def test_run_all_serves_probes_and_metrics_that_count_a_batch_and_its_pois
 
         rich = [SampleCluster() for _ in range(3)]
         broke = SampleCluster()
+        # One customer hears of its conversion by webhook: stoppoc_notifications_total moves.
+        hooked = await client.send(
+            "notifier.contact.upsert",
+            {"customer_id": rich[0].customer_id, "webhook_url": receiver.url, "webhook_secret": WEBHOOK_SECRET},
+        )
+        await wait_until(lambda: handled(database, "notifier", hooked.id), what="the contact stored")
         requests = [await fund_and_press(client, cluster, 50_000_000) for cluster in rich]
         requests.append(await fund_and_press(client, broke, 1_000))
         await client.publish(names.commands, "inventory.stop_poc.request", b'{"not": json', message_id="poison-1")
@@ -87,9 +107,11 @@ async def test_run_all_serves_probes_and_metrics_that_count_a_batch_and_its_pois
                     outcome="acknowledged",
                 )
                 == 1
+                and value(samples, "stoppoc_notifications_total", channel="webhook", status="delivered") >= 1
             )
 
         await wait_until(counted, timeout=15, what="the batch counted in /metrics")
+        assert receiver.received
         samples = scrape(port)
         assert value(samples, "stoppoc_conversions_total", outcome="stop_poc.failed") == 1
         assert value(samples, "stoppoc_settled_vnd_total", kind="conversion") == settled > 0
@@ -109,6 +131,7 @@ async def test_run_all_serves_probes_and_metrics_that_count_a_batch_and_its_pois
     finally:
         process.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(process.wait, 40)
+        await serving_webhooks.aclose()
     assert code == 0, (tmp_path / "all.log").read_text()[-3000:]
 
 
