@@ -3,8 +3,9 @@
 import click
 
 from stoppoc.cli import runner
-from stoppoc.cli.database import run_async
+from stoppoc.cli.database import USAGE, fail, run_async
 from stoppoc.services.registry import SERVICES
+from stoppoc.shared import tracing
 from stoppoc.shared.logging import configure
 from stoppoc.shared.settings import get_settings
 
@@ -33,10 +34,22 @@ def migrate() -> None:
     help="Apply the service's migrations as it starts (default: STOPPOC_MIGRATE_ON_START, true).",
 )
 def run(service: str, migrate: bool | None) -> None:
-    """Run one service, or all four in one process, until SIGINT or SIGTERM."""
+    """Run one service, or all four in one process, until SIGINT or SIGTERM.
+
+    \b
+    With STOPPOC_HTTP_PORT set (and STOPPOC_HTTP_HOST, default 127.0.0.1), the process serves:
+      GET /health/live    200 while the process answers
+      GET /health/ready   200 when every service is ready, else 503 naming what is not
+      GET /metrics        the stoppoc_* metrics, Prometheus text format
+    Traces: the standard OTEL_* variables (docs/operations.md).
+    """
     settings = get_settings()
     if migrate is not None:
         settings = settings.model_copy(update={"migrate_on_start": migrate})
     services = SERVICES if service == "all" else (service,)
+    try:
+        tracing.exporters_asked_for(settings.traces_file)
+    except tracing.TracingConfigurationError as error:
+        fail(f"bad configuration: {error}", USAGE)
     configure(settings.log_level)
     run_async(runner.run_until_signalled(settings, services), runner.event_loop_factory(settings))

@@ -69,6 +69,19 @@ def _project_logger_name(_: Any, __: str, event_dict: EventDict) -> EventDict:
 _NAME = "logger_name"
 
 
+def message_context(message_id: str, correlation_id: str | None, traceparent: str | None) -> dict[str, str]:
+    """What a line about one message binds: its id, its conversion's correlation id and its
+    trace id (read from its W3C ``traceparent``), those it has."""
+    context = {"message_id": message_id, "correlation_id": correlation_id, "trace_id": trace_id_of(traceparent)}
+    return {key: value for key, value in context.items() if value}
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id of a W3C ``traceparent`` (``00-<trace id>-<span id>-<flags>``)."""
+    parts = (traceparent or "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
+
 def get_logger(name: str = "stoppoc", **context: Any) -> structlog.typing.FilteringBoundLogger:
     # Lazy: binding now would freeze whatever configuration structlog has at import time.
     logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(**{_NAME: name, **context})

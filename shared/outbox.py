@@ -25,7 +25,7 @@ from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 
 from stoppoc.contract.envelope import CONTENT_TYPE
 from stoppoc.shared import metrics, tracing
-from stoppoc.shared.logging import get_logger
+from stoppoc.shared.logging import get_logger, message_context
 from stoppoc.shared.messaging import QUERIES as MESSAGING
 from stoppoc.shared.messaging import OutboxBacklog, OutboxRow
 from stoppoc.shared.retry import backoff_seconds
@@ -42,6 +42,17 @@ BACKLOG_SAMPLE_SECONDS = 1.0
 # A relay that has not finished a round for this long is stuck (a batch may take up to
 # BATCH_TIMEOUT_SECONDS, and the backoff adds at most MAX_BACKOFF_SECONDS).
 STUCK_AFTER_SECONDS = 2 * BATCH_TIMEOUT_SECONDS
+# How long a stopping relay may take to publish what is pending (the last step of a shutdown).
+FLUSH_SECONDS = 10.0
+
+
+class PublishFailed(Exception):
+    """The broker did not take (or confirm) this row; the error it got is the cause."""
+
+    def __init__(self, row: OutboxRow, error: BaseException) -> None:
+        super().__init__(f"{row.routing_key} {row.message_id}: {error!r}")
+        self.row = row
+        self.error = error
 
 
 class OutboxRelay:
@@ -68,7 +79,7 @@ class OutboxRelay:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
-    async def stop(self, timeout: float = 10.0) -> None:
+    async def stop(self, timeout: float = FLUSH_SECONDS) -> None:
         """Publish what is pending, then stop. The loop is asked to finish rather than
         cancelled, since a batch cut short after its confirms would be published again."""
         if self._task is None:
@@ -96,7 +107,7 @@ class OutboxRelay:
         """Publish up to a batch of pending rows; stamp those the broker confirmed, even when
         it went away mid-batch, so that only the unconfirmed rows are published again. The row
         that failed keeps the error, for operators and tests to see."""
-        failure: Exception | None = None
+        failure: PublishFailed | None = None
         published: list[OutboxRow] = []
         async with self._pool.acquire() as conn, conn.transaction():
             q = MESSAGING.bind(conn)
@@ -122,7 +133,7 @@ class OutboxRelay:
                 if error is None:
                     published.append(row)
                 elif failure is None:  # the first failure keeps its error, for operators and tests
-                    failure = error if isinstance(error, Exception) else RuntimeError(repr(error))
+                    failure = PublishFailed(row, error)
                     await q.record_publish_failure(id=row.id, error=repr(error)[:1000])
             if published:
                 with tracing.quiet():
@@ -130,24 +141,39 @@ class OutboxRelay:
         for row in published:
             metrics.count_published(self.service, row.routing_key, bytes(row.body))
         if failure is not None:
-            raise failure
+            raise failure from failure.error
         return len(rows)
 
     async def _publish(self, row: OutboxRow) -> None:
-        structlog.contextvars.bind_contextvars(message_id=row.message_id, correlation_id=row.correlation_id)
-        try:
-            with tracing.publishing(
-                self.service,
-                row.routing_key,
-                row.traceparent,
-                message_id=row.message_id,
-                correlation_id=row.correlation_id,
+        # What the client libraries log while the row is sent names it (each send is a task of its own).
+        structlog.contextvars.bind_contextvars(**message_context(row.message_id, row.correlation_id, row.traceparent))
+        with tracing.publishing(
+            self.service,
+            row.routing_key,
+            row.traceparent,
+            message_id=row.message_id,
+            correlation_id=row.correlation_id,
+        ):
+            if trace_id := tracing.current_trace_id():
+                structlog.contextvars.bind_contextvars(trace_id=trace_id)
+            await self._send(row)
+
+    def _log_failure(self, error: Exception, failures: int) -> None:
+        """The warning names the row that failed, when one did (not when the database is away)."""
+        if isinstance(error, PublishFailed):
+            row = error.row
+            with structlog.contextvars.bound_contextvars(
+                **message_context(row.message_id, row.correlation_id, row.traceparent)
             ):
-                if trace_id := tracing.current_trace_id():
-                    structlog.contextvars.bind_contextvars(trace_id=trace_id)
-                await self._send(row)
-        finally:
-            structlog.contextvars.unbind_contextvars("message_id", "correlation_id", "trace_id")
+                self._log.warning(
+                    "outbox publish failed",
+                    error=repr(error.error),
+                    routing_key=row.routing_key,
+                    outbox_id=row.id,
+                    failures=failures,
+                )
+        else:
+            self._log.warning("outbox publish failed", error=repr(error), failures=failures)
 
     async def _sample_backlog(self) -> None:
         now = time.monotonic()
@@ -191,7 +217,7 @@ class OutboxRelay:
             except Exception as error:  # broker or database away: back off, try again
                 failures += 1
                 self._last_round, self._last_error = time.monotonic(), repr(error)
-                self._log.warning("outbox publish failed", error=repr(error), failures=failures)
+                self._log_failure(error, failures)
                 await self._sample_backlog()
                 if stopping:
                     return

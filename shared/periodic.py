@@ -6,7 +6,8 @@ run the same task side by side, so tasks claim rows with ``FOR UPDATE SKIP LOCKE
 returns True has more to do and runs again at once.
 
 Ticks are not traced (a stream of database spans belonging to no conversion); what a run emits is
-logged with its correlation id, and every line of a run names its task.
+logged with its message, correlation and trace ids, a failed run with those of the last message it
+had emitted (what it was at), and every line of a run names its task.
 """
 
 import asyncio
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
+from stoppoc.contract.envelope import Envelope
 from stoppoc.shared import tracing
-from stoppoc.shared.logging import get_logger
+from stoppoc.shared.logging import get_logger, message_context
 from stoppoc.shared.outbox import OutboxRelay
 from stoppoc.shared.queries import Queries
 from stoppoc.shared.retention import prune_messaging
@@ -76,21 +78,25 @@ class PeriodicRunner:
         self._running = []
 
     async def run_once(self, task: PeriodicTask) -> bool:
-        """One run in one transaction; True if the task has more to do."""
-        with tracing.quiet():
-            async with self._pool.acquire() as conn, conn.transaction():
-                uow = UnitOfWork(conn, self._queries.bind(conn), self._source, self._settings)
-                more = await task.fn(uow)
-                await uow.flush()
+        """One run in one transaction; True if the task has more to do. A failure is logged
+        (naming what the run had emitted last) and raised."""
+        uow: UnitOfWork | None = None
+        try:
+            with tracing.quiet():
+                async with self._pool.acquire() as conn, conn.transaction():
+                    uow = UnitOfWork(conn, self._queries.bind(conn), self._source, self._settings)
+                    more = await task.fn(uow)
+                    await uow.flush()
+        except Exception:
+            last = uow.envelopes[-1:] if uow else []
+            with structlog.contextvars.bound_contextvars(**(_ids(last[0]) if last else {})):
+                self._log.exception("periodic task failed", task=task.name)
+            raise
         if uow.emitted:
             self._relay.wake()
             for envelope in uow.emitted:
-                self._log.info(
-                    "periodic task emitted",
-                    emitted=envelope.type,
-                    message_id=envelope.id,
-                    correlation_id=envelope.correlationid,
-                )
+                with structlog.contextvars.bound_contextvars(**_ids(envelope)):
+                    self._log.info("periodic task emitted", emitted=envelope.type)
         return bool(more)
 
     async def _loop(self, task: PeriodicTask) -> None:
@@ -105,7 +111,11 @@ class PeriodicRunner:
                 more = await self.run_once(task)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the next tick tries again
-                self._log.exception("periodic task failed", task=task.name)
+            except Exception:  # logged by run_once; the next tick tries again
+                pass
             if not more:
                 await asyncio.sleep(interval)
+
+
+def _ids(envelope: Envelope) -> dict[str, str]:
+    return message_context(envelope.id, envelope.correlationid, envelope.traceparent)

@@ -48,7 +48,7 @@ async def prune_messaging(uow: UnitOfWork, batch_size: int = BATCH_SIZE) -> bool
         "redeliveries": await q.prune_redeliveries(retention_seconds=inbox_seconds, batch_size=batch_size),
     }
     if any(pruned.values()):
-        get_logger(component="retention").info("messaging tables pruned", **pruned)
+        get_logger("stoppoc.retention").info("messaging tables pruned", **pruned)
     return max(pruned.values()) >= batch_size
 
 

@@ -20,7 +20,7 @@ from stoppoc.shared.broker import service_broker
 from stoppoc.shared.consumer import Consumer
 from stoppoc.shared.handlers import HandlerRegistry
 from stoppoc.shared.logging import configure, get_logger
-from stoppoc.shared.outbox import OutboxRelay
+from stoppoc.shared.outbox import FLUSH_SECONDS, OutboxRelay
 from stoppoc.shared.periodic import PeriodicRunner, PeriodicTask
 from stoppoc.shared.queries import Queries
 from stoppoc.shared.settings import Settings, get_settings
@@ -31,7 +31,8 @@ class Worker(Protocol):
 
     def start(self) -> None: ...
 
-    async def stop(self) -> None: ...
+    async def stop(self, timeout: float) -> None:
+        """Stop within ``timeout`` seconds, cutting short what is still in hand then."""
 
 
 # Builds a worker once the service has its pool: (pool, settings) -> worker.
@@ -223,11 +224,16 @@ def create_app(
         log.info("service started", queue=names.queue(definition.name), namespace=settings.namespace)
 
     async def on_shutdown() -> None:
-        # Stop taking messages and wait for those in hand, then flush the outbox while
-        # the broker is still connected.
+        # One budget: the graceful timeout for the messages in hand and, side by side, the
+        # workers' attempts in flight; then at most FLUSH_SECONDS to flush the outbox while the
+        # broker is still connected (docs/reliability.md: the grace periods exceed the sum).
         runtime.started = False
         for task in runtime.background:
             task.cancel()
+        workers = [
+            asyncio.create_task(worker.stop(settings.graceful_timeout_seconds), name=f"stop-{definition.name}-worker")
+            for worker in runtime.workers
+        ]
         for subscriber in broker.subscribers:
             await subscriber.stop()
         if runtime.consumer:
@@ -236,12 +242,11 @@ def create_app(
             await runtime.consumer.abandon_in_hand()
         if runtime.periodic:
             await runtime.periodic.stop()
-        for worker in runtime.workers:
-            await worker.stop()
+        await asyncio.gather(*workers)
         if runtime.watch:
             await runtime.watch.stop()
         if runtime.relay:
-            await runtime.relay.stop()
+            await runtime.relay.stop(FLUSH_SECONDS)
 
     async def after_shutdown() -> None:
         if runtime.pool:

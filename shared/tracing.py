@@ -9,7 +9,9 @@ Off unless configured, with the standard variables: ``OTEL_TRACES_EXPORTER`` (``
 ``console``, ``otlp_json_file``; ``none``), ``OTEL_EXPORTER_OTLP_ENDPOINT`` or
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (OTLP over HTTP), ``OTEL_SERVICE_NAME``,
 ``OTEL_SDK_DISABLED``; or ``STOPPOC_TRACES_FILE`` (OTLP JSON lines in a file). While off, every
-call here costs next to nothing and envelopes carry the context they came with, if any.
+call here costs next to nothing and envelopes carry the context they came with, if any. Only the
+OTLP/HTTP protobuf exporter is installed: ``OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL`` set to anything
+else (``grpc``) is refused rather than ignored, since the HTTP exporter would talk to a gRPC port.
 """
 
 import contextlib
@@ -29,28 +31,64 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 _TRACER = trace.get_tracer("stoppoc")
 _configured: list[Any] = []  # the SDK's provider once set up (one per process)
 
-__all__ = ["consuming", "current_trace_id", "publishing", "quiet", "shutdown", "trace_context"]
+__all__ = [
+    "TracingConfigurationError",
+    "consuming",
+    "current_trace_id",
+    "exporters_asked_for",
+    "publishing",
+    "quiet",
+    "shutdown",
+    "trace_context",
+]
+
+EXPORTERS = ("otlp", "console", "otlp_json_file", "none")
+# The one OTLP protocol whose exporter is installed (opentelemetry-exporter-otlp-proto-http).
+OTLP_PROTOCOL = "http/protobuf"
 
 
-def _enabled(traces_file: str | None) -> list[str]:
-    """The exporters asked for; empty: tracing stays off."""
+class TracingConfigurationError(ValueError):
+    """The OTEL_* variables ask for what this installation cannot do."""
+
+
+def exporters_asked_for(traces_file: str | None = None) -> list[str]:
+    """The exporters the environment asks for; empty: tracing stays off. Raises
+    ``TracingConfigurationError`` for an exporter or OTLP protocol that is not supported."""
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return []
     names = [n.strip() for n in os.environ.get("OTEL_TRACES_EXPORTER", "").split(",") if n.strip()]
+    if unknown := [n for n in names if n not in EXPORTERS]:
+        raise TracingConfigurationError(
+            f"OTEL_TRACES_EXPORTER={','.join(unknown)} is not one of {', '.join(EXPORTERS)}"
+        )
     endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     if not names and endpoint:
         names = ["otlp"]
     names = [n for n in names if n != "none"]
+    if "otlp" in names:
+        _check_otlp_protocol()
     if traces_file:
         names.append("file")
     return names
+
+
+def _check_otlp_protocol() -> None:
+    for variable in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        protocol = os.environ.get(variable, "").strip()
+        if protocol:
+            if protocol != OTLP_PROTOCOL:
+                raise TracingConfigurationError(
+                    f"{variable}={protocol} is not supported: stoppoc exports OTLP over HTTP only"
+                    f" ({OTLP_PROTOCOL}, to the collector's HTTP port, usually 4318)"
+                )
+            return  # the traces-specific variable overrides the general one
 
 
 def configure(service_name: str, traces_file: str | None = None) -> bool:
     """Set up the SDK once for this process when an exporter is asked for. True if tracing is on."""
     if _configured:
         return True
-    exporters = _enabled(traces_file)
+    exporters = exporters_asked_for(traces_file)
     if not exporters:
         return False
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
@@ -82,7 +120,7 @@ def _exporter(name: str, traces_file: str | None) -> Any:
         from opentelemetry.exporter.otlp.json.file.trace_exporter import FileSpanExporter
 
         return FileSpanExporter(traces_file) if name == "file" and traces_file else FileSpanExporter()
-    raise ValueError(f"OTEL_TRACES_EXPORTER={name!r} is not one of otlp, console, otlp_json_file, none")
+    raise TracingConfigurationError(f"OTEL_TRACES_EXPORTER={name} is not one of {', '.join(EXPORTERS)}")
 
 
 def shutdown() -> None:

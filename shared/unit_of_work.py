@@ -1,6 +1,7 @@
 """The unit of work a handler runs in: one PostgreSQL transaction holding the state change,
 the inbox row of the message being handled and the outbox rows of what it emits."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -26,15 +27,14 @@ def envelope_for(
     source: str,
     cause: Envelope | None = None,
     message_id: str | None = None,
+    trace: Mapping[str, str] | None = None,
 ) -> Envelope:
     """Wrap ``message`` in an envelope that carries the conversion's correlation id
-    (its request id), the id of the message that caused it and the trace context: the current
-    span's, or else the cause's, so a trace is not cut where tracing is off."""
+    (its request id), the id of the message that caused it and the trace context: ``trace`` when
+    given, else the current span's, else the cause's, so a trace is not cut where tracing is off."""
     data = message.model_dump(mode="json")
     correlationid = data.get("request_id") or (cause.correlationid if cause else None)
-    context = trace_context() or (
-        {"traceparent": cause.traceparent, "tracestate": cause.tracestate or ""} if cause and cause.traceparent else {}
-    )
+    context = trace or current_trace_context(cause)
     return new_envelope(
         routing_key_of(message),
         data,
@@ -46,6 +46,15 @@ def envelope_for(
         traceparent=context.get("traceparent"),
         tracestate=context.get("tracestate") or None,
     )
+
+
+def current_trace_context(cause: Envelope | None) -> dict[str, str]:
+    """The current span's trace context, else the one ``cause`` came with; empty if neither."""
+    if context := trace_context():
+        return context
+    if cause is not None and cause.traceparent:
+        return {"traceparent": cause.traceparent, "tracestate": cause.tracestate or ""}
+    return {}
 
 
 @dataclass(frozen=True)
@@ -70,15 +79,28 @@ class UnitOfWork:
     emitted: list[Envelope] = field(default_factory=list)
     _pending: dict[str, _Pending] = field(default_factory=dict, init=False, repr=False)
 
-    async def emit(self, message: BaseModel, *, message_id: str | None = None) -> Envelope:
+    async def emit(
+        self, message: BaseModel, *, message_id: str | None = None, trace: Mapping[str, str] | None = None
+    ) -> Envelope:
         """Record ``message`` in the outbox (at the flush); it is published once the transaction commits.
 
-        A deterministic ``message_id`` makes a re-run emit the same message only once.
+        A deterministic ``message_id`` makes a re-run emit the same message only once. ``trace``
+        (``traceparent``, ``tracestate``): the trace the message belongs to when it is not the
+        current one (a payment decided by a top-up or a sweep stays in its order's trace).
         """
-        envelope = envelope_for(message, source=self.source, cause=self.cause, message_id=message_id)
+        envelope = envelope_for(message, source=self.source, cause=self.cause, message_id=message_id, trace=trace)
         exchange = "commands" if type(message) in _COMMAND_MODELS else "events"
         self._pending.setdefault(envelope.id, _Pending(envelope, exchange))
         return envelope
+
+    @property
+    def envelopes(self) -> list[Envelope]:
+        """Everything emitted so far, flushed or not, in the order emitted."""
+        return [*self.emitted, *(pending.envelope for pending in self._pending.values())]
+
+    def trace_context(self) -> dict[str, str]:
+        """The trace context an emit would carry now, to keep for a later emit in the same trace."""
+        return current_trace_context(self.cause)
 
     async def flush(self) -> list[Envelope]:
         """Write what was emitted since the last flush to the outbox, in the order emitted; what was

@@ -89,7 +89,13 @@ class SampleCluster:
 
 
 async def publish_event(
-    client: ContractClient, routing_key: str, data: dict, *, message_id: str | None = None, source: str = "/tests/fake"
+    client: ContractClient,
+    routing_key: str,
+    data: dict,
+    *,
+    message_id: str | None = None,
+    source: str = "/tests/fake",
+    traceparent: str | None = None,
 ) -> Envelope:
     """Publish an event as another service would (for tests that run one service alone)."""
     envelope = new_envelope(
@@ -99,6 +105,7 @@ async def publish_event(
         message_id=message_id,
         correlationid=data.get("request_id"),
         subject=data.get("cluster_id"),
+        traceparent=traceparent,
     )
     await client.publish(client.names.events, routing_key, envelope.to_json(), message_id=envelope.id)
     return envelope

@@ -51,18 +51,24 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._log = get_logger(component="delivery")
+        self._log = get_logger("stoppoc.notifier.delivery")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="notifier-delivery")
 
-    async def stop(self) -> None:
-        """Finish the attempts in hand (each bounded by its channel's timeout), then stop."""
+    async def stop(self, timeout: float) -> None:
+        """Finish the attempts in hand, for at most ``timeout`` seconds (the shutdown's budget,
+        shorter than an SMTP timeout): an attempt cut short rolls back and is made again at the
+        next start, which may send it twice (as after a crash)."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            try:
+                await asyncio.wait_for(self._task, timeout)
+            except TimeoutError:
+                self._log.warning("delivery attempts cut short by the shutdown", timeout_seconds=timeout)
+            except asyncio.CancelledError:
+                pass
             self._task = None
         await self._webhooks.close()
 

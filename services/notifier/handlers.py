@@ -14,7 +14,7 @@ from stoppoc.shared.settings import Settings
 from stoppoc.shared.unit_of_work import UnitOfWork
 
 registry = HandlerRegistry()
-log = get_logger(service="notifier")
+log = get_logger("stoppoc.notifier", service="notifier")
 
 
 def channels_for(kind: domain.Kind, contact: Contact | None, settings: Settings) -> tuple[list[str], str | None]:

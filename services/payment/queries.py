@@ -21,6 +21,8 @@ class WaitingPayment:
     lines: list[dict[str, Any]]
     terms: dict[str, Any]
     wait_until: datetime
+    traceparent: str | None  # the order's trace, where it came with one
+    tracestate: str | None
 
 
 @dataclass(frozen=True)

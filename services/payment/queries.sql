@@ -39,16 +39,17 @@ SELECT order_id FROM payments WHERE payment_id = :payment_id;
 
 -- name: record_payment!
 INSERT INTO payments (payment_id, order_id, request_id, round, customer_id, cluster_id, amount, status,
-                      reason, balance_after, resource_ids, lines, terms, currency, wait_until, decided_at)
+                      reason, balance_after, resource_ids, lines, terms, currency, wait_until, decided_at,
+                      traceparent, tracestate)
 VALUES (:payment_id, :order_id, :request_id, :round, :customer_id, :cluster_id, :amount, :status,
         :reason, :balance_after, :resource_ids, :lines, :terms, :currency, :wait_until,
-        CASE WHEN :status = 'awaiting_funds' THEN NULL ELSE now() END);
+        CASE WHEN :status = 'awaiting_funds' THEN NULL ELSE now() END, :traceparent, :tracestate);
 
 -- name: lock_waiting_payments
 -- record_class: WaitingPayment
 -- A customer's orders waiting for funds, oldest first, locked: a credit and the sweep never both decide one.
 SELECT payment_id, order_id, request_id, round, customer_id, cluster_id, amount, currency,
-       lines, coalesce(terms, '{}') AS terms, wait_until
+       lines, coalesce(terms, '{}') AS terms, wait_until, traceparent, tracestate
 FROM payments WHERE customer_id = :customer_id AND status = 'awaiting_funds'
 ORDER BY seq
 FOR UPDATE;

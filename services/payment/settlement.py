@@ -3,7 +3,7 @@
 Each step runs in its caller's transaction, which holds the customer's wallet lock.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -85,6 +85,8 @@ class Payment:
     currency: str
     lines: list[SettledLine]
     terms: OrderTerms
+    # The order's trace, kept while the payment waits; empty: the current one.
+    trace: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of_order(cls, order: OrderCreated, payment_id: str) -> "Payment":
@@ -116,6 +118,7 @@ class Payment:
             row.currency,
             lines,
             OrderTerms.model_validate(row.terms),
+            {"traceparent": row.traceparent, "tracestate": row.tracestate or ""} if row.traceparent else {},
         )
 
     @property
@@ -143,6 +146,7 @@ async def record(
     reason: str | None = None,
     wait_until: datetime | None = None,
 ) -> None:
+    trace = payment.trace or uow.trace_context()
     await uow.q.record_payment(
         payment_id=payment.payment_id,
         amount=payment.amount,
@@ -154,6 +158,8 @@ async def record(
         lines=[line.model_dump(mode="json") for line in payment.lines],
         terms=payment.terms.model_dump(mode="json"),
         wait_until=wait_until,
+        traceparent=trace.get("traceparent"),
+        tracestate=trace.get("tracestate") or None,
         **payment.identifiers,
     )
 
@@ -181,7 +187,8 @@ async def settle(uow: UnitOfWork, payment: Payment, balance_after: int, settled_
             lines=payment.lines,
             **payment.identifiers,
             **payment.terms.model_dump(),
-        )
+        ),
+        trace=payment.trace,
     )
 
 
@@ -197,7 +204,8 @@ async def announce_failure(uow: UnitOfWork, payment: Payment, outcome: domain.Se
             renewal_id=payment.terms.renewal_id,
             wallet_reserved=reserved,
             **payment.identifiers,
-        )
+        ),
+        trace=payment.trace,
     )
 
 

@@ -4,21 +4,27 @@ shows the conversions by outcome, the dead letters by error and an outbox backlo
 conversion is one trace across the four service processes."""
 
 import asyncio
+import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
+from stoppoc.client import StopPocClient
+from stoppoc.contract.commands import StopPocRequest
 from tests.contract_data import SampleCluster, handled, unique_id, wait_until
 from tests.e2e.processes import ServiceProcesses, free_port, http_get, readiness
+from tests.receivers import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
+
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 SERVICES = ("inventory", "checkout", "payment", "notifier")
 
@@ -50,10 +56,20 @@ async def fund_and_press(client, cluster: SampleCluster, funds: int) -> str:
     return request["request_id"]
 
 
-async def test_run_all_serves_probes_and_metrics_that_count_a_batch_and_its_poison(settings, client, names, tmp_path):
+async def test_run_all_serves_probes_and_metrics_that_count_a_batch_and_its_poison(
+    settings, client, names, database, tmp_path
+):
     port = free_port()
-    process = run_all(settings, tmp_path, STOPPOC_HTTP_PORT=str(port), STOPPOC_MAX_MESSAGE_BYTES="4096")
+    process = run_all(
+        settings,
+        tmp_path,
+        STOPPOC_HTTP_PORT=str(port),
+        STOPPOC_MAX_MESSAGE_BYTES="4096",
+        STOPPOC_WEBHOOK_ALLOW_PRIVATE="true",
+    )
+    receiver, serving_webhooks = WebhookReceiver(), contextlib.AsyncExitStack()
     try:
+        await serving_webhooks.enter_async_context(receiver.running())
         await wait_until(lambda: _ready(port, process), timeout=60, what="/health/ready 200")
         status, body = await readiness(port)
         assert status == 200 and set(body["services"]) == set(SERVICES)
@@ -63,6 +79,12 @@ async def test_run_all_serves_probes_and_metrics_that_count_a_batch_and_its_pois
 
         rich = [SampleCluster() for _ in range(3)]
         broke = SampleCluster()
+        # One customer hears of its conversion by webhook: stoppoc_notifications_total moves.
+        hooked = await client.send(
+            "notifier.contact.upsert",
+            {"customer_id": rich[0].customer_id, "webhook_url": receiver.url, "webhook_secret": WEBHOOK_SECRET},
+        )
+        await wait_until(lambda: handled(database, "notifier", hooked.id), what="the contact stored")
         requests = [await fund_and_press(client, cluster, 50_000_000) for cluster in rich]
         requests.append(await fund_and_press(client, broke, 1_000))
         await client.publish(names.commands, "inventory.stop_poc.request", b'{"not": json', message_id="poison-1")
@@ -85,9 +107,11 @@ async def test_run_all_serves_probes_and_metrics_that_count_a_batch_and_its_pois
                     outcome="acknowledged",
                 )
                 == 1
+                and value(samples, "stoppoc_notifications_total", channel="webhook", status="delivered") >= 1
             )
 
         await wait_until(counted, timeout=15, what="the batch counted in /metrics")
+        assert receiver.received
         samples = scrape(port)
         assert value(samples, "stoppoc_conversions_total", outcome="stop_poc.failed") == 1
         assert value(samples, "stoppoc_settled_vnd_total", kind="conversion") == settled > 0
@@ -107,6 +131,7 @@ async def test_run_all_serves_probes_and_metrics_that_count_a_batch_and_its_pois
     finally:
         process.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(process.wait, 40)
+        await serving_webhooks.aclose()
     assert code == 0, (tmp_path / "all.log").read_text()[-3000:]
 
 
@@ -138,17 +163,22 @@ async def test_a_conversions_spans_share_one_trace_id_across_the_four_processes(
             "payment.wallet.credit", {"customer_id": cluster.customer_id, "amount": 50_000_000, "reference": reference}
         )
         await client.wait_for("wallet.credited", lambda d: d["reference"] == reference)
-        # The portal's request, sent inside a span of the portal's own trace.
-        portal = SpanContext(
-            int(os.urandom(16).hex(), 16), int(os.urandom(8).hex(), 16), False, TraceFlags(TraceFlags.SAMPLED)
-        )
+        # The portal's request, sent through the portal's client inside a span of the portal's own.
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
         request = cluster.stop_request()
-        with trace.use_span(NonRecordingSpan(portal)):
-            await client.send("inventory.stop_poc.request", request)
-        outcome = await client.wait_for_outcome(request["request_id"])
+        async with StopPocClient(settings.amqp_url, settings.namespace) as portal:
+            with provider.get_tracer("portal").start_as_current_span("stop poc pressed"):
+                outcome = await portal.stop_poc(StopPocRequest.model_validate(request), timeout=60)
         await client.wait_for("resources.converted", lambda d: d["request_id"] == request["request_id"])
-        await wait_until(lambda: handled(database, "notifier", outcome.id), what="the notifier done with the outcome")
-        assert outcome.traceparent is not None and outcome.traceparent.split("-")[1] == format(portal.trace_id, "032x")
+        await wait_until(
+            lambda: handled(database, "notifier", outcome.envelope.id), what="the notifier done with the outcome"
+        )
+        [pressed] = exporter.get_finished_spans()
+        portal_trace = format(pressed.context.trace_id, "032x")
+        assert outcome.envelope.traceparent is not None
+        assert outcome.envelope.traceparent.split("-")[1] == portal_trace
     finally:
         codes = await services.stop()  # exporting what is buffered
     assert all(code == 0 for code in codes.values())
@@ -156,7 +186,11 @@ async def test_a_conversions_spans_share_one_trace_id_across_the_four_processes(
     spans = [span for name in SERVICES for span in read_spans(tmp_path / f"{name}.spans")]
     of_request = [s for s in spans if s["attributes"].get("stoppoc.correlation_id") == request["request_id"]]
     assert {s["attributes"]["stoppoc.service"] for s in of_request} == set(SERVICES)
-    assert {s["traceId"] for s in of_request} == {format(portal.trace_id, "032x")}
+    assert {s["traceId"] for s in of_request} == {portal_trace}
+    # The portal's span is the root: the first hop is its child.
+    assert pressed.parent is None
+    [first_hop] = [s for s in of_request if s["name"] == "inventory.stop_poc.request process"]
+    assert first_hop["parentSpanId"] == format(pressed.context.span_id, "016x")
     # Each hop: consumed, and what it emitted published, in the trace; the database calls inside.
     kinds = {(s["attributes"]["stoppoc.service"], s["name"]) for s in of_request}
     assert {
@@ -169,7 +203,7 @@ async def test_a_conversions_spans_share_one_trace_id_across_the_four_processes(
     } <= kinds
     consumed = {s["spanId"] for s in of_request if s["name"] == "order.created process"}
     database = [s for s in spans if s.get("parentSpanId") in consumed and s["kind"] == 3]  # CLIENT
-    assert database and all(s["traceId"] == format(portal.trace_id, "032x") for s in database)
+    assert database and all(s["traceId"] == portal_trace for s in database)
 
 
 def read_spans(path) -> list[dict]:

@@ -1,10 +1,13 @@
 """Top-up-and-pay: an order the wallet cannot cover waits for a credit, against a real RabbitMQ
 and PostgreSQL."""
 
+import os
 from datetime import timedelta
 
 import asyncpg
 import pytest
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from stoppoc.contract.envelope import utc_now
 from stoppoc.contract.events import PaymentAwaitingFunds, PaymentFailed, PaymentSettled
@@ -166,3 +169,32 @@ async def payment_waits_for_a_lock(database) -> bool:
 
 async def decided(database, data: dict) -> bool:
     return await status_of(database, data) != "awaiting_funds"
+
+
+def new_traceparent() -> str:
+    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+
+
+def trace_id(envelope) -> str | None:
+    return envelope.traceparent.split("-")[1] if envelope.traceparent else None
+
+
+async def test_a_payment_decided_after_a_wait_is_announced_in_its_orders_trace(settings, client):
+    """One conversion, one trace: settled by a top-up that has a trace of its own, or failed by the
+    sweep (which traces nothing), the payment's event continues the order's trace."""
+    topped_up, expired = order("cus-7", 250), order("cus-8", 250)
+    orders_traces = {data["order_id"]: new_traceparent() for data in (topped_up, expired)}
+    async with payment_waiting(settings, 3):
+        for data in (topped_up, expired):
+            await publish_event(client, "order.created", data, traceparent=orders_traces[data["order_id"]])
+            await client.wait_for("payment.awaiting_funds", about(data))
+        top_up = SpanContext(int(os.urandom(16).hex(), 16), 1, False, TraceFlags(TraceFlags.SAMPLED))
+        with trace.use_span(NonRecordingSpan(top_up)):
+            await credit(client, "cus-7", 300, "topup-in-its-own-trace")
+        settled = await client.wait_for("payment.settled", about(topped_up))
+        failed = await client.wait_for("payment.failed", about(expired))
+
+    assert trace_id(client.seen("wallet.credited")[0]) == format(top_up.trace_id, "032x")
+    for data, final in ((topped_up, settled), (expired, failed)):
+        waiting = client.seen("payment.awaiting_funds", about(data))[0]
+        assert trace_id(waiting) == trace_id(final) == orders_traces[data["order_id"]].split("-")[1]

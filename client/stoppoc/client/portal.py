@@ -30,6 +30,11 @@ from stoppoc.contract.envelope import CONTENT_TYPE, Envelope, new_envelope, type
 from stoppoc.contract.errors import InvalidData, ServiceUnavailable, StopPocError, unreachable
 from stoppoc.contract.replies import QuoteRejected, StopPocQuoted
 
+try:  # optional: the client needs only pydantic and aio-pika
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+except ImportError:  # pragma: no cover - exercised where opentelemetry is not installed
+    TraceContextTextMapPropagator = None  # type: ignore[assignment,misc]
+
 ROUTING_KEYS: dict[type[Message], str] = {
     StopPocQuote: "inventory.stop_poc.quote",
     StopPocRequest: "inventory.stop_poc.request",
@@ -40,13 +45,27 @@ ROUTING_KEYS: dict[type[Message], str] = {
 }
 
 
+def current_trace_context() -> dict[str, str]:
+    """The W3C trace context (``traceparent``, ``tracestate``) of the caller's current
+    OpenTelemetry span; empty when OpenTelemetry is not installed or no span is current."""
+    carrier: dict[str, str] = {}
+    if TraceContextTextMapPropagator is not None:
+        TraceContextTextMapPropagator().inject(carrier)
+    return carrier
+
+
 def new_request_id() -> str:
     """A fresh request id. Keep it: sending the same request again with it is the same request."""
     return str(uuid.uuid4())
 
 
 class StopPocClient:
-    """``async with StopPocClient(amqp_url, namespace) as client: ...``"""
+    """``async with StopPocClient(amqp_url, namespace) as client: ...``
+
+    Every command carries the trace context of the portal's request, so that what it causes is
+    one trace starting there: the ``traceparent`` (and ``tracestate``) given to the send method,
+    else that of the current OpenTelemetry span when OpenTelemetry is installed, else none.
+    """
 
     def __init__(self, amqp_url: str, namespace: str = "stoppoc", *, source: str = "/stoppoc/portal") -> None:
         self.amqp_url = amqp_url
@@ -98,10 +117,17 @@ class StopPocClient:
 
     # Requests that answer at once.
 
-    async def quote(self, quote: StopPocQuote, *, timeout: float = 30.0) -> StopPocQuoted:
+    async def quote(
+        self,
+        quote: StopPocQuote,
+        *,
+        timeout: float = 30.0,
+        traceparent: str | None = None,
+        tracestate: str | None = None,
+    ) -> StopPocQuoted:
         """The price the portal shows before the user pays (changes nothing). Raises
         ``QuoteRefused`` with the reason when the cluster cannot be priced."""
-        envelope = self._envelope(quote)
+        envelope = self._envelope(quote, trace=(traceparent, tracestate))
         answer = asyncio.get_running_loop().create_future()
         self._replies[envelope.id] = answer
         try:
@@ -116,33 +142,59 @@ class StopPocClient:
 
     # Commands whose end is an event.
 
-    async def request_stop(self, request: StopPocRequest) -> Envelope:
+    async def request_stop(
+        self, request: StopPocRequest, *, traceparent: str | None = None, tracestate: str | None = None
+    ) -> Envelope:
         """Press Stop POC and return at once, with the envelope sent (its broker confirmed it)."""
-        return await self._publish(self._envelope(request, correlationid=request.request_id))
+        envelope = self._envelope(request, correlationid=request.request_id, trace=(traceparent, tracestate))
+        return await self._publish(envelope)
 
-    async def stop_poc(self, request: StopPocRequest, *, timeout: float = 120.0) -> Outcome:
+    async def stop_poc(
+        self,
+        request: StopPocRequest,
+        *,
+        timeout: float = 120.0,
+        traceparent: str | None = None,
+        tracestate: str | None = None,
+    ) -> Outcome:
         """Press Stop POC and await the conversion's final event: ``cluster.poc_stopped`` or
         ``stop_poc.completed`` (``outcome.succeeded``), ``stop_poc.failed`` or ``stop_poc.rejected``.
         Raises ``OutcomeTimeout`` when none comes in ``timeout`` seconds."""
-        return await self._send_and_await(request, CONVERSION, request.request_id, timeout)
+        return await self._send_and_await(request, CONVERSION, request.request_id, timeout, (traceparent, tracestate))
 
-    async def request_renewal(self, request: RenewalRequest) -> Envelope:
-        return await self._publish(self._envelope(request, correlationid=request.request_id))
+    async def request_renewal(
+        self, request: RenewalRequest, *, traceparent: str | None = None, tracestate: str | None = None
+    ) -> Envelope:
+        envelope = self._envelope(request, correlationid=request.request_id, trace=(traceparent, tracestate))
+        return await self._publish(envelope)
 
-    async def renew(self, request: RenewalRequest, *, timeout: float = 120.0) -> Outcome:
+    async def renew(
+        self,
+        request: RenewalRequest,
+        *,
+        timeout: float = 120.0,
+        traceparent: str | None = None,
+        tracestate: str | None = None,
+    ) -> Outcome:
         """Renew real resources by hand and await ``resources.renewed``, ``renewal.failed`` or
         ``renewal.rejected`` (their renewal_id is the request id)."""
-        return await self._send_and_await(request, RENEWAL, request.request_id, timeout)
+        return await self._send_and_await(request, RENEWAL, request.request_id, timeout, (traceparent, tracestate))
 
-    async def credit_wallet(self, credit: WalletCredit) -> Envelope:
+    async def credit_wallet(
+        self, credit: WalletCredit, *, traceparent: str | None = None, tracestate: str | None = None
+    ) -> Envelope:
         """Money arrived in the customer's credit wallet; the same reference credits once."""
-        return await self._publish(self._envelope(credit))
+        return await self._publish(self._envelope(credit, trace=(traceparent, tracestate)))
 
-    async def upsert_contact(self, contact: ContactUpsert) -> Envelope:
-        return await self._publish(self._envelope(contact))
+    async def upsert_contact(
+        self, contact: ContactUpsert, *, traceparent: str | None = None, tracestate: str | None = None
+    ) -> Envelope:
+        return await self._publish(self._envelope(contact, trace=(traceparent, tracestate)))
 
-    async def upsert_coupon(self, coupon: CouponUpsert) -> Envelope:
-        return await self._publish(self._envelope(coupon))
+    async def upsert_coupon(
+        self, coupon: CouponUpsert, *, traceparent: str | None = None, tracestate: str | None = None
+    ) -> Envelope:
+        return await self._publish(self._envelope(coupon, trace=(traceparent, tracestate)))
 
     # The plumbing.
 
@@ -155,7 +207,15 @@ class StopPocClient:
     def _exchange(self, kind: str) -> str:
         return f"{self.namespace}.{kind}"
 
-    def _envelope(self, command: Message, correlationid: str | None = None) -> Envelope:
+    def _envelope(
+        self, command: Message, correlationid: str | None = None, trace: tuple[str | None, str | None] = (None, None)
+    ) -> Envelope:
+        """``trace``: the caller's ``traceparent`` and ``tracestate``; without a traceparent, the
+        current span's."""
+        traceparent, tracestate = trace
+        if traceparent is None:
+            context = current_trace_context()
+            traceparent, tracestate = context.get("traceparent"), context.get("tracestate")
         data = command.model_dump(mode="json")
         return new_envelope(
             ROUTING_KEYS[type(command)],
@@ -163,6 +223,8 @@ class StopPocClient:
             source=self.source,
             subject=data.get("cluster_id"),
             correlationid=correlationid,
+            traceparent=traceparent,
+            tracestate=tracestate or None,
         )
 
     async def _publish(self, envelope: Envelope, **properties: Any) -> Envelope:
@@ -185,12 +247,19 @@ class StopPocClient:
             ) from error
         return envelope
 
-    async def _send_and_await(self, command: Message, awaited: Awaited, key: str, timeout: float) -> Outcome:
+    async def _send_and_await(
+        self,
+        command: Message,
+        awaited: Awaited,
+        key: str,
+        timeout: float,
+        trace: tuple[str | None, str | None],
+    ) -> Outcome:
         await self._bind(awaited)
         wait = asyncio.get_running_loop().create_future()
         self._waits[(awaited.id_field, key)] = wait
         try:
-            await self._publish(self._envelope(command, correlationid=key))
+            await self._publish(self._envelope(command, correlationid=key, trace=trace))
             outcome: Outcome = await self._await(wait, timeout, f"{key} did not end")
             return outcome
         finally:
