@@ -1,9 +1,12 @@
 """Input limits against a real RabbitMQ and PostgreSQL: what is over a limit is refused with its
 reason and changes nothing, and the service goes on."""
 
+import json
+
 import pytest
 
-from stoppoc.contract.base import MAX_RESOURCE_IDS
+from stoppoc.contract.base import MAX_ID_LENGTH, MAX_RESOURCE_IDS
+from stoppoc.contract.envelope import type_for, utc_now
 from tests.contract_data import SampleCluster
 from tests.faults.probes import dead_letters
 from tests.infrastructure import running
@@ -23,6 +26,28 @@ async def test_a_customer_id_of_100000_characters_is_dead_lettered_and_credits_n
     assert [e.data["customer_id"] for e in client.seen("wallet.credited")] == ["cus-ok"]
     assert await database.fetchval("SELECT count(*) FROM payment.ledger") == 1
     assert await database.fetchval("SELECT count(*) FROM payment.wallets") == 1
+
+
+async def test_an_envelope_id_of_100000_characters_is_dead_lettered_unhandled_and_credits_nothing(
+    settings, client, database
+):
+    credit = {"customer_id": "cus-1", "amount": 5, "reference": "t-1"}
+    envelope = {"specversion": "1.0", "source": "/tests/portal", "type": type_for("payment.wallet.credit")}
+    envelope |= {"time": utc_now().isoformat(), "data": credit}
+    async with running(settings, "payment"):
+        for poison in ({"id": "m" * 100_000}, {"id": "m-2", "correlationid": "r" * 100_000}):
+            body = json.dumps({**envelope, **poison}).encode()
+            await client.publish(client.names.commands, "payment.wallet.credit", body, message_id="poison")
+        dead = await dead_letters(settings.amqp_url, client.names, "payment", count=2)
+
+    assert {(d.headers["x-stoppoc-error"], d.headers["x-stoppoc-detail"]) for d in dead} == {
+        ("invalid_envelope", f"{attribute}: String should have at most {MAX_ID_LENGTH} characters")
+        for attribute in ("id", "correlationid")
+    }
+    assert {d.headers["x-stoppoc-attempts"] for d in dead} == {1}
+    assert await database.fetchval("SELECT count(*) FROM payment.inbox") == 0
+    assert await database.fetchval("SELECT count(*) FROM payment.wallets") == 0
+    assert not client.seen("wallet.credited")
 
 
 async def test_a_credit_above_the_ceiling_is_rejected_with_its_reason_and_a_refund_is_not(settings, client, database):
