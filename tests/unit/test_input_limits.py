@@ -1,5 +1,7 @@
 """The contract's input limits: what a client may send, and the reason it is told when it sends more."""
 
+from dataclasses import replace
+
 import pytest
 
 from stoppoc.contract import validate_data
@@ -7,6 +9,7 @@ from stoppoc.contract.base import MAX_AMOUNT, MAX_COUNT, MAX_ID_LENGTH, MAX_REFE
 from stoppoc.contract.commands import ClusterUpsert, CouponUpsert, ResourceUpsert, StopPocRequest, WalletCredit
 from stoppoc.contract.errors import InvalidData
 from stoppoc.services.payment import domain
+from stoppoc.services.payment.queries import RefundedPayment
 
 
 def credit(**overrides) -> dict:
@@ -88,8 +91,42 @@ def test_a_cluster_name_may_be_any_printable_text_within_its_limit():
     assert refusal(ClusterUpsert, {**upsert, "name": "a\x07b"}).startswith("name: ")
 
 
-def test_a_credit_above_the_ceiling_is_refused_but_never_a_refund():
+def test_a_credit_above_the_ceiling_is_refused_but_a_refund_is_bounded_by_its_payment_instead():
     assert domain.credit_refusal("topup-1", 1_000, ceiling=1_000) is None
     reason = domain.credit_refusal("topup-1", 1_001, ceiling=1_000)
     assert reason == "a credit of 1001 VND is above the ceiling of 1000 VND (STOPPOC_MAX_CREDIT)"
     assert domain.credit_refusal("refund:pay-1:srv-1", 5_000, ceiling=1_000) is None
+
+
+PAID = RefundedPayment(
+    order_id="o-1", customer_id="cus-1", status="settled", amount=5_000, line_total=4_000, refunded=0
+)
+
+
+def refund_reason(reference: str = "refund:pay-1:srv-1", amount: int = 4_000, **paid) -> str | None:
+    found = None if paid.get("missing") else replace(PAID, **paid)
+    refusal = domain.refund_refusal(reference, "cus-1", amount, found)
+    return refusal.reason if refusal else None
+
+
+def test_a_refund_of_a_whole_line_of_a_settled_payment_of_the_customer_is_taken():
+    assert refund_reason() is None
+    assert refund_reason(amount=1_000, refunded=4_000) is None  # the last of the payment
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ({"reference": "refund:"}, "refund_unknown_payment"),
+        ({"reference": "refund:pay-1"}, "refund_unknown_payment"),
+        ({"missing": True}, "refund_unknown_payment"),
+        ({"customer_id": "cus-2"}, "refund_unknown_payment"),
+        ({"status": "awaiting_funds"}, "refund_unknown_payment"),
+        ({"status": "failed"}, "refund_unknown_payment"),
+        ({"line_total": None}, "refund_unknown_payment"),  # the payment has no line for the resource
+        ({"amount": 4_001}, "refund_exceeds_payment"),  # more than the line
+        ({"amount": 1_001, "line_total": 2_000, "refunded": 4_000}, "refund_exceeds_payment"),  # more than the rest
+    ],
+)
+def test_any_other_refund_is_refused_with_its_reason(case, reason):
+    assert refund_reason(**case) == reason
