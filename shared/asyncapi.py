@@ -6,18 +6,22 @@ from typing import Any
 from pydantic import BaseModel
 
 from stoppoc.contract import COMMANDS, EVENTS, REPLIES
-from stoppoc.contract.envelope import CONTENT_TYPE, type_for
+from stoppoc.contract.base import MAX_ID_LENGTH
+from stoppoc.contract.envelope import CONTENT_TYPE, MAX_TRACESTATE_LENGTH, type_for
 from stoppoc.shared.topology import Topology
 
+_ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": "^[!-~]+$"}
 _ENVELOPE_PROPERTIES: dict[str, Any] = {
     "specversion": {"const": "1.0"},
-    "id": {"type": "string", "description": "unique; the idempotency key"},
-    "source": {"type": "string"},
+    "id": {**_ID, "description": "unique; the idempotency key"},
+    "source": _ID,
     "time": {"type": "string", "format": "date-time"},
     "datacontenttype": {"const": "application/json"},
-    "subject": {"type": "string", "description": "the cluster id where there is one"},
-    "correlationid": {"type": "string", "description": "the stop request id of the conversion"},
-    "causationid": {"type": "string", "description": "the id of the message that caused this one"},
+    "subject": {**_ID, "description": "the cluster id where there is one"},
+    "correlationid": {**_ID, "description": "the stop request id of the conversion"},
+    "causationid": {**_ID, "description": "the id of the message that caused this one"},
+    "traceparent": {**_ID, "description": "W3C trace context (optional)"},
+    "tracestate": {"type": "string", "maxLength": MAX_TRACESTATE_LENGTH, "description": "W3C trace context"},
 }
 _ENVELOPE: dict[str, Any] = {
     "type": "object",

@@ -3,9 +3,18 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from stoppoc.contract.base import Rejection
+
+if TYPE_CHECKING:
+    from stoppoc.services.payment.queries import RefundedPayment
 
 REFUND_PREFIX = "refund:"
-OVER_CEILING = "amount_over_ceiling"  # the reason of a refused credit
+# Why a credit is refused (wallet.credit_rejected reason).
+OVER_CEILING = "amount_over_ceiling"
+REFUND_UNKNOWN_PAYMENT = "refund_unknown_payment"
+REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
 
 
 @dataclass(frozen=True)
@@ -37,15 +46,50 @@ def credit_kind(reference: str) -> str:
 
 def credit_refusal(reference: str, amount: int, ceiling: int) -> str | None:
     """Why a credit is refused (a sentence), or None. One above the ceiling is a typo or worse;
-    a refund gives back what was paid and is never refused."""
+    a refund is bounded by its payment instead (``refund_refusal``)."""
     if amount > ceiling and credit_kind(reference) != "refund":
         return f"a credit of {amount} VND is above the ceiling of {ceiling} VND (STOPPOC_MAX_CREDIT)"
     return None
 
 
+def refund_target(reference: str) -> tuple[str, str] | None:
+    """The payment and resource a refund names (``refund:<payment>:<resource>``), or None."""
+    if credit_kind(reference) != "refund":
+        return None
+    payment_id, _, resource_id = reference.removeprefix(REFUND_PREFIX).partition(":")
+    return (payment_id, resource_id) if payment_id and resource_id else None
+
+
 def refunded_payment_id(reference: str) -> str | None:
-    parts = reference.split(":")
-    return parts[1] if credit_kind(reference) == "refund" and len(parts) == 3 and parts[1] else None
+    target = refund_target(reference)
+    return target[0] if target else None
+
+
+def refund_refusal(reference: str, customer_id: str, amount: int, paid: "RefundedPayment | None") -> Rejection | None:
+    """Why a refund is refused, or None. A refund gives back a line of a settled payment of the
+    same customer, at most what that line cost, and all refunds of the payment at most what it
+    charged: anything else is credit minted past the ceiling."""
+    target = refund_target(reference)
+    if target is None:
+        return Rejection(REFUND_UNKNOWN_PAYMENT, f"reference {reference!r} is not refund:<payment id>:<resource id>")
+    payment_id, resource_id = target
+    if paid is None or paid.customer_id != customer_id or paid.status != "settled":
+        return Rejection(REFUND_UNKNOWN_PAYMENT, f"customer {customer_id} has no settled payment {payment_id}")
+    if paid.line_total is None:
+        return Rejection(REFUND_UNKNOWN_PAYMENT, f"payment {payment_id} has no line for {resource_id}")
+    if amount > paid.line_total:
+        return Rejection(
+            REFUND_EXCEEDS_PAYMENT,
+            f"a refund of {amount} VND is more than the {paid.line_total} VND payment {payment_id} "
+            f"charged for {resource_id}",
+        )
+    if paid.refunded + amount > paid.amount:
+        return Rejection(
+            REFUND_EXCEEDS_PAYMENT,
+            f"a refund of {amount} VND after {paid.refunded} VND refunded already is more than the "
+            f"{paid.amount} VND payment {payment_id} charged",
+        )
+    return None
 
 
 @dataclass(frozen=True)

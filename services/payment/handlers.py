@@ -1,12 +1,12 @@
 """Payment: settles orders from the customer's credit wallet, lets an order the wallet cannot
 cover wait for a top-up, takes wallet credits and refunds, and tells a quote what the wallet holds."""
 
-from stoppoc.contract.base import OrderKind
+from stoppoc.contract.base import OrderKind, Rejection
 from stoppoc.contract.commands import WalletCredit
 from stoppoc.contract.events import OrderCreated, WalletCredited, WalletCreditRejected
 from stoppoc.contract.replies import QuoteFund, StopPocQuoted
 from stoppoc.services.payment import domain, settlement
-from stoppoc.services.payment.queries import LedgerReference, LockedWallet
+from stoppoc.services.payment.queries import LedgerReference, LockedWallet, RefundedPayment
 from stoppoc.services.payment.settlement import INSUFFICIENT_FUNDS, Payment
 from stoppoc.shared.handlers import HandlerRegistry, Reply
 from stoppoc.shared.ids import derived_id
@@ -29,21 +29,23 @@ async def credit_wallet(cmd: WalletCredit, uow: UnitOfWork) -> None:
     used: LedgerReference | None = await uow.q.ledger_entry(reference=cmd.reference)
     if used is not None:
         if (used.customer_id, used.amount) != (cmd.customer_id, cmd.amount):
-            await _reject_credit(cmd, used, uow)
+            await _refuse_credit(cmd, _reference_conflict(cmd, used), uow)
         return  # a retried credit with the same reference credits once
+    refunded = await _refunded_payment(cmd, uow) if domain.credit_kind(cmd.reference) == "refund" else None
+    if isinstance(refunded, Rejection):
+        await _refuse_credit(cmd, refunded, uow)
+        return
     wallet: LockedWallet = await uow.q.lock_wallet(customer_id=cmd.customer_id)
     balance, now = wallet.balance, wallet.now
     # Waits that ended before this credit came are decided on the balance they had.
     balance = await settlement.decide_waits(uow, cmd.customer_id, balance, now)
     balance_after = domain.credit(balance, cmd.amount)
-    refunded = domain.refunded_payment_id(cmd.reference)
-    order_id = await uow.q.order_of_payment(payment_id=refunded) if refunded else None
     await uow.q.post_to_wallet(
         customer_id=cmd.customer_id,
         kind=domain.credit_kind(cmd.reference),
         amount=cmd.amount,
         reference=cmd.reference,
-        order_id=order_id,
+        order_id=refunded.order_id if refunded else None,
         balance_after=balance_after,
     )
     await uow.emit(
@@ -54,8 +56,20 @@ async def credit_wallet(cmd: WalletCredit, uow: UnitOfWork) -> None:
     await settlement.decide_waits(uow, cmd.customer_id, balance_after, now)
 
 
-async def _reject_credit(cmd: WalletCredit, used: LedgerReference, uow: UnitOfWork) -> None:
-    """The reference names another credit: refuse this one, loudly, once per distinct credit."""
+async def _refunded_payment(cmd: WalletCredit, uow: UnitOfWork) -> RefundedPayment | Rejection:
+    """The payment a refund gives back from, or why the refund is refused."""
+    paid: RefundedPayment | None = None
+    if target := domain.refund_target(cmd.reference):
+        payment_id, resource_id = target
+        await uow.q.lock_refunds_of_payment(payment_id=payment_id)
+        paid = await uow.q.refunded_payment(payment_id=payment_id, resource_id=resource_id)
+    if refusal := domain.refund_refusal(cmd.reference, cmd.customer_id, cmd.amount, paid):
+        return refusal
+    assert paid is not None  # a refund naming no payment is refused
+    return paid
+
+
+def _reference_conflict(cmd: WalletCredit, used: LedgerReference) -> Rejection:
     if used.customer_id != cmd.customer_id:
         clash = "another customer's ledger entry"
     elif used.amount < 0:
@@ -65,14 +79,13 @@ async def _reject_credit(cmd: WalletCredit, used: LedgerReference, uow: UnitOfWo
     detail = (
         f"reference {cmd.reference!r} was used already for {clash}; this credit of {cmd.amount} VND was not applied"
     )
+    return Rejection(REFERENCE_CONFLICT, detail)
+
+
+async def _refuse_credit(cmd: WalletCredit, refusal: Rejection, uow: UnitOfWork) -> None:
+    """Refuse the credit, loudly, once per distinct credit: nothing is credited."""
     await uow.emit(
-        WalletCreditRejected(
-            customer_id=cmd.customer_id,
-            amount=cmd.amount,
-            reference=cmd.reference,
-            reason=REFERENCE_CONFLICT,
-            detail=detail,
-        ),
+        WalletCreditRejected(**cmd.model_dump(), reason=refusal.reason, detail=refusal.detail),
         message_id=derived_id("credit_rejected", cmd.reference, cmd.customer_id, cmd.amount),
     )
 

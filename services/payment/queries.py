@@ -32,6 +32,18 @@ class LedgerReference:
 
 
 @dataclass(frozen=True)
+class RefundedPayment:
+    """The payment a refund (``refund:<payment>:<resource>``) gives back from."""
+
+    order_id: str
+    customer_id: str
+    status: str
+    amount: int  # what it charged
+    line_total: int | None  # what it charged for the refund's resource; None: no line names it
+    refunded: int  # what its refunds credited already
+
+
+@dataclass(frozen=True)
 class LockedWallet:
     balance: int
     now: datetime  # the transaction's clock

@@ -34,8 +34,21 @@ SELECT customer_id, amount FROM ledger WHERE reference = :reference;
 -- NULL: payment has not seen the order yet.
 SELECT status FROM payments WHERE order_id = :order_id;
 
--- name: order_of_payment$
-SELECT order_id FROM payments WHERE payment_id = :payment_id;
+-- name: lock_refunds_of_payment!
+-- Refunds of one payment take turns, so each counts the ones before it. Taken after the
+-- reference lock and before the wallet lock.
+SELECT pg_advisory_xact_lock(hashtextextended('payment:refunds:' || :payment_id::text, 0));
+
+-- name: refunded_payment^
+-- record_class: RefundedPayment
+-- The payment a refund names: what it charged in all and for the refund's resource (NULL: no line
+-- names it), and what its refunds credited already (they carry its order id).
+SELECT p.order_id, p.customer_id, p.status, p.amount,
+       (SELECT sum((l.line->>'total')::bigint) FROM jsonb_array_elements(p.lines) AS l(line)
+        WHERE l.line->>'resource_id' = :resource_id)::bigint AS line_total,
+       (SELECT coalesce(sum(e.amount), 0) FROM ledger e
+        WHERE e.customer_id = p.customer_id AND e.kind = 'refund' AND e.order_id = p.order_id)::bigint AS refunded
+FROM payments p WHERE p.payment_id = :payment_id;
 
 -- name: record_payment!
 INSERT INTO payments (payment_id, order_id, request_id, round, customer_id, cluster_id, amount, status,

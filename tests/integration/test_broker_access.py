@@ -152,6 +152,23 @@ async def test_billing_credits_and_the_platform_registers_but_neither_stops_a_cl
                 await user.publish(names.commands, "inventory.stop_poc.request")
 
 
+async def test_neither_billing_nor_the_platform_publishes_an_event_and_the_platform_mints_no_credit(
+    broker_users, names, declared
+):
+    for principal in ("billing", "platform"):
+        user = await session(broker_users.url(principal))
+        async with user.connection:
+            for event in sorted(EVENTS):  # payment.settled for an order nobody paid, among them
+                with pytest.raises(ChannelAccessRefused):
+                    await user.publish(names.events, event)
+    platform = await session(broker_users.url("platform"))
+    async with platform.connection:
+        with pytest.raises(ChannelAccessRefused, match=r"payment\.wallet\.credit"):
+            await platform.publish(names.commands, "payment.wallet.credit")
+        with pytest.raises(ChannelAccessRefused, match=r"checkout\.coupon\.upsert"):
+            await platform.publish(names.commands, "checkout.coupon.upsert")
+
+
 async def test_only_the_deployer_declares_and_it_publishes_nothing(broker_users, names):
     for principal in (*SERVICES, "portal", "operator"):
         with pytest.raises(ChannelAccessRefused):

@@ -1,9 +1,19 @@
 """Every message reads cleanly with the official CloudEvents SDK."""
 
+import json
+
 import pytest
 from cloudevents.core.bindings import amqp
 
-from stoppoc.contract.envelope import CONTENT_TYPE, Envelope, new_envelope, routing_key_for, type_for
+from stoppoc.contract.base import MAX_ID_LENGTH
+from stoppoc.contract.envelope import (
+    CONTENT_TYPE,
+    MAX_TRACESTATE_LENGTH,
+    Envelope,
+    new_envelope,
+    routing_key_for,
+    type_for,
+)
 from stoppoc.contract.errors import InvalidEnvelope
 from stoppoc.contract.events import ClusterPocStopped
 from stoppoc.shared.unit_of_work import envelope_for
@@ -53,3 +63,31 @@ def test_a_body_that_is_not_a_cloudevent_is_refused_with_a_reason(body):
     with pytest.raises(InvalidEnvelope) as refused:
         Envelope.parse(body)
     assert str(refused.value)
+
+
+def attributes(**overrides) -> bytes:
+    envelope = {"specversion": "1.0", "id": "m-1", "source": "/portal", "type": "stoppoc.payment.wallet.credit.v1"}
+    return json.dumps({**envelope, "time": "2026-01-01T00:00:00Z", "data": {}, **overrides}).encode()
+
+
+@pytest.mark.parametrize(
+    "attribute", ["id", "source", "type", "subject", "correlationid", "causationid", "traceparent"]
+)
+def test_the_id_like_attributes_have_the_contract_id_limits(attribute):
+    assert getattr(Envelope.parse(attributes(**{attribute: "x" * MAX_ID_LENGTH})), attribute) == "x" * MAX_ID_LENGTH
+    with pytest.raises(InvalidEnvelope) as too_long:
+        Envelope.parse(attributes(**{attribute: "x" * 100_000}))
+    assert str(too_long.value) == f"{attribute}: String should have at most {MAX_ID_LENGTH} characters"
+    with pytest.raises(InvalidEnvelope) as control:
+        Envelope.parse(attributes(**{attribute: "m\x001"}))
+    assert str(control.value).startswith(f"{attribute}: Value error, only printable ASCII")
+
+
+def test_a_tracestate_is_bounded_as_w3c_bounds_it():
+    members = ",".join(f"k{n}={'v' * 250}" for n in range(32))
+    assert Envelope.parse(attributes(tracestate=members + " ,\tk=v")).tracestate
+    with pytest.raises(InvalidEnvelope) as too_long:
+        Envelope.parse(attributes(tracestate="v" * (MAX_TRACESTATE_LENGTH + 1)))
+    assert str(too_long.value) == f"tracestate: String should have at most {MAX_TRACESTATE_LENGTH} characters"
+    with pytest.raises(InvalidEnvelope):
+        Envelope.parse(attributes(tracestate="k=v\n"))

@@ -1,12 +1,36 @@
 """The contract's input limits: what a client may send, and the reason it is told when it sends more."""
 
+from dataclasses import replace
+
 import pytest
+from pydantic import ValidationError
 
 from stoppoc.contract import validate_data
-from stoppoc.contract.base import MAX_AMOUNT, MAX_COUNT, MAX_ID_LENGTH, MAX_REFERENCE_LENGTH, MAX_RESOURCE_IDS
-from stoppoc.contract.commands import ClusterUpsert, CouponUpsert, ResourceUpsert, StopPocRequest, WalletCredit
+from stoppoc.contract.base import (
+    MAX_AMOUNT,
+    MAX_COUNT,
+    MAX_EMAIL_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_REFERENCE_LENGTH,
+    MAX_RESOURCE_IDS,
+    MAX_SECRET_LENGTH,
+    MAX_SPEC_BYTES,
+    MAX_SPEC_KEYS,
+    MAX_URL_LENGTH,
+    ResourceKind,
+)
+from stoppoc.contract.commands import (
+    SPEC_BY_KIND,
+    ClusterUpsert,
+    ContactUpsert,
+    CouponUpsert,
+    ResourceUpsert,
+    StopPocRequest,
+    WalletCredit,
+)
 from stoppoc.contract.errors import InvalidData
 from stoppoc.services.payment import domain
+from stoppoc.services.payment.queries import RefundedPayment
 
 
 def credit(**overrides) -> dict:
@@ -88,8 +112,118 @@ def test_a_cluster_name_may_be_any_printable_text_within_its_limit():
     assert refusal(ClusterUpsert, {**upsert, "name": "a\x07b"}).startswith("name: ")
 
 
-def test_a_credit_above_the_ceiling_is_refused_but_never_a_refund():
+def test_a_credit_above_the_ceiling_is_refused_but_a_refund_is_bounded_by_its_payment_instead():
     assert domain.credit_refusal("topup-1", 1_000, ceiling=1_000) is None
     reason = domain.credit_refusal("topup-1", 1_001, ceiling=1_000)
     assert reason == "a credit of 1001 VND is above the ceiling of 1000 VND (STOPPOC_MAX_CREDIT)"
     assert domain.credit_refusal("refund:pay-1:srv-1", 5_000, ceiling=1_000) is None
+
+
+PAID = RefundedPayment(
+    order_id="o-1", customer_id="cus-1", status="settled", amount=5_000, line_total=4_000, refunded=0
+)
+
+
+def refund_reason(reference: str = "refund:pay-1:srv-1", amount: int = 4_000, **paid) -> str | None:
+    found = None if paid.get("missing") else replace(PAID, **paid)
+    refusal = domain.refund_refusal(reference, "cus-1", amount, found)
+    return refusal.reason if refusal else None
+
+
+def test_a_refund_of_a_whole_line_of_a_settled_payment_of_the_customer_is_taken():
+    assert refund_reason() is None
+    assert refund_reason(amount=1_000, refunded=4_000) is None  # the last of the payment
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ({"reference": "refund:"}, "refund_unknown_payment"),
+        ({"reference": "refund:pay-1"}, "refund_unknown_payment"),
+        ({"missing": True}, "refund_unknown_payment"),
+        ({"customer_id": "cus-2"}, "refund_unknown_payment"),
+        ({"status": "awaiting_funds"}, "refund_unknown_payment"),
+        ({"status": "failed"}, "refund_unknown_payment"),
+        ({"line_total": None}, "refund_unknown_payment"),  # the payment has no line for the resource
+        ({"amount": 4_001}, "refund_exceeds_payment"),  # more than the line
+        ({"amount": 1_001, "line_total": 2_000, "refunded": 4_000}, "refund_exceeds_payment"),  # more than the rest
+    ],
+)
+def test_any_other_refund_is_refused_with_its_reason(case, reason):
+    assert refund_reason(**case) == reason
+
+
+def contact(**overrides) -> dict:
+    return {"customer_id": "cus-1", **overrides}
+
+
+def test_a_contact_s_email_url_secret_and_time_zone_are_bounded():
+    longest_email = "a" * (MAX_EMAIL_LENGTH - len("@example.vn")) + "@example.vn"
+    assert validate_data(ContactUpsert, contact(email=longest_email)).email == longest_email
+    assert refusal(ContactUpsert, contact(email="a" * 300_000 + "@x.vn")) == (
+        f"email: String should have at most {MAX_EMAIL_LENGTH} characters"
+    )
+    url, secret = "https://hooks.example.vn/" + "p" * (MAX_URL_LENGTH - 25), "whsec_" + "A" * 250
+    taken = validate_data(ContactUpsert, contact(webhook_url=url, webhook_secret=secret))
+    assert (taken.webhook_url, taken.webhook_secret) == (url, secret)
+    webhook = {"webhook_url": "https://hooks.example.vn/", "webhook_secret": "whsec_AAAA"}
+    assert refusal(ContactUpsert, contact(**{**webhook, "webhook_url": url + "p"})) == (
+        f"webhook_url: String should have at most {MAX_URL_LENGTH} characters"
+    )
+    assert refusal(ContactUpsert, contact(**{**webhook, "webhook_secret": "w" * 300_000})) == (
+        f"webhook_secret: String should have at most {MAX_SECRET_LENGTH} characters"
+    )
+    assert refusal(ContactUpsert, contact(timezone="A" * 300_000)).startswith("timezone: String should have at most")
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("email", "a\x00b@example.vn"),
+        ("webhook_url", "https://hooks.example.vn/a b"),
+        ("webhook_url", "https://hooks.example.vn/\x00"),
+        ("webhook_secret", "whsec_AA\nAA"),
+    ],
+)
+def test_a_contact_with_control_characters_is_refused(field, bad):
+    webhook = {"webhook_url": "https://hooks.example.vn/", "webhook_secret": "whsec_AAAA"}
+    assert refusal(ContactUpsert, contact(**{**webhook, field: bad})).startswith(f"{field}: ")
+
+
+def resource(kind: str, spec: dict) -> dict:
+    return {"resource_id": "r-1", "cluster_id": "k", "kind": kind, "billing": "poc", "spec": spec}
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "field"),
+    [
+        ("server", {"flavor": "a\x00b\tc ", "vcpu": 2, "ram_gib": 4}, "flavor"),
+        ("volume", {"size_gib": 50, "volume_type": "ssd\x00", "role": "boot"}, "volume_type"),
+    ],
+)
+def test_a_flavor_or_volume_type_with_control_characters_is_refused(kind, spec, field):
+    assert refusal(ResourceUpsert, resource(kind, spec)) == f"spec: Value error, only printable characters in {field}"
+    model = SPEC_BY_KIND[ResourceKind(kind)]
+    with pytest.raises(ValidationError, match=f"{field}\n  Value error, only printable characters"):
+        model.model_validate(spec)
+
+
+def test_any_kind_s_spec_is_bounded_in_keys_and_size_and_printable():
+    most = {f"k{n}": n for n in range(MAX_SPEC_KEYS)}
+    assert validate_data(ResourceUpsert, resource("load_balancer", most)).spec == most
+    assert refusal(ResourceUpsert, resource("snapshot", {**most, "one-more": 1})) == (
+        f"spec: Value error, at most {MAX_SPEC_KEYS} keys, not {MAX_SPEC_KEYS + 1}"
+    )
+    big = {"note": "x" * MAX_SPEC_BYTES}
+    assert refusal(ResourceUpsert, resource("load_balancer", big)).startswith(
+        f"spec: Value error, at most {MAX_SPEC_BYTES} bytes of JSON"
+    )
+    server = {"flavor": "general-2c4g", "vcpu": 2, "ram_gib": 4, "extra": "x" * MAX_SPEC_BYTES}
+    assert refusal(ResourceUpsert, resource("server", server)).startswith("spec: ")
+    nested_nul = {"listeners": [{"name": "web\x00"}]}
+    assert refusal(ResourceUpsert, resource("load_balancer", nested_nul)) == (
+        "spec: Value error, only printable characters in listeners.0.name"
+    )
+    assert refusal(ResourceUpsert, resource("snapshot", {"a": {"b\x00": 1}})) == (
+        "spec: Value error, only printable characters in the keys of a"
+    )

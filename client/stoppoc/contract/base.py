@@ -1,3 +1,4 @@
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
@@ -12,6 +13,14 @@ MAX_NAME_LENGTH = 256
 MAX_RESOURCE_IDS = 1000  # resource ids one request may name
 MAX_AMOUNT = 10**13  # VND in one amount a client sends: sums of many stay far inside BIGINT
 MAX_COUNT = 2**31 - 1  # counts and sizes are PostgreSQL integers
+MAX_EMAIL_LENGTH = 254  # the longest address SMTP carries (RFC 5321)
+MAX_URL_LENGTH = 2048
+MAX_SECRET_LENGTH = 256  # a Standard Webhooks secret is `whsec_` and the base64 of 24 to 64 bytes
+MAX_TIMEZONE_LENGTH = 64  # IANA names are at most about 30 characters
+# A resource's spec is stored as the platform sends it: a flat or nested JSON object of at most
+# this many keys at its top and bytes in all, its strings printable.
+MAX_SPEC_KEYS = 32
+MAX_SPEC_BYTES = 4096
 # The largest message body the services take; the broker's `max_message_size` is set to the
 # same figure (deploy/rabbitmq/rabbitmq.conf, the Helm chart).
 MAX_MESSAGE_BYTES = 1024 * 1024
@@ -32,11 +41,45 @@ def _printable(value: str) -> str:
     return value
 
 
+def _bounded_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    if len(spec) > MAX_SPEC_KEYS:
+        raise ValueError(f"at most {MAX_SPEC_KEYS} keys, not {len(spec)}")
+    size = len(json.dumps(spec, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+    if size > MAX_SPEC_BYTES:
+        raise ValueError(f"at most {MAX_SPEC_BYTES} bytes of JSON, not {size}")
+    _printable_strings(spec)
+    return spec
+
+
+def _printable_strings(value: Any, where: str = "") -> None:
+    """Every key and string in a JSON value is printable (PostgreSQL refuses a NUL in jsonb)."""
+    if isinstance(value, str) and not value.isprintable():
+        raise ValueError(f"only printable characters in {where or 'it'}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not key.isprintable():
+                raise ValueError(f"only printable characters in the keys of {where or 'it'}")
+            _printable_strings(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _printable_strings(item, f"{where}.{index}")
+
+
 Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_visible_ascii)]
 Reference = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_REFERENCE_LENGTH), AfterValidator(_visible_ascii)
 ]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH), AfterValidator(_printable)]
+# A catalog key a resource's spec names (a server's flavor, a volume's type).
+CatalogKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_printable)]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=MAX_EMAIL_LENGTH, pattern=r"^[^@\s]+@[^@\s]+$"),
+    AfterValidator(_printable),
+]
+Url = Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL_LENGTH), AfterValidator(_visible_ascii)]
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SECRET_LENGTH), AfterValidator(_visible_ascii)]
+Spec = Annotated[dict[str, Any], AfterValidator(_bounded_spec)]
 
 
 class Message(BaseModel):

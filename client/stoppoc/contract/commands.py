@@ -1,20 +1,24 @@
 """Commands (exchange ``NS.commands``): each is sent to the one service that owns it."""
 
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
 from stoppoc.contract.base import (
-    MAX_ID_LENGTH,
+    MAX_TIMEZONE_LENGTH,
     Billing,
+    CatalogKey,
+    Email,
     Id,
     Language,
     Message,
     Name,
     Reference,
     ResourceKind,
+    Secret,
+    Spec,
+    Url,
     VolumeRole,
     amount,
     count,
@@ -23,14 +27,14 @@ from stoppoc.contract.base import (
 
 
 class ServerSpec(Message):
-    flavor: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    flavor: CatalogKey
     vcpu: int = count(gt=0)
     ram_gib: int = count(gt=0)
 
 
 class VolumeSpec(Message):
     size_gib: int = count(gt=0)
-    volume_type: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    volume_type: CatalogKey
     role: VolumeRole
 
 
@@ -53,7 +57,7 @@ class ResourceUpsert(Message):
     cluster_id: Id = Field(min_length=1)
     kind: ResourceKind
     billing: Billing
-    spec: dict[str, Any] = Field(default_factory=dict)
+    spec: Spec = Field(default_factory=dict)
     # Added: a real server or volume the platform already sells, and its billing period.
     paid_until: datetime | None = None
     usage_cycle_months: int | None = count(default=None, gt=0)
@@ -123,11 +127,11 @@ class ContactUpsert(Message):
     """``notifier.contact.upsert``: how a customer wants to hear about what happens."""
 
     customer_id: Id = Field(min_length=1)
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: Email | None = None
     language: Language = Language.VI
-    timezone: str = "Asia/Ho_Chi_Minh"
-    webhook_url: str | None = None
-    webhook_secret: str | None = None
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=MAX_TIMEZONE_LENGTH)
+    webhook_url: Url | None = None
+    webhook_secret: Secret | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -2,10 +2,11 @@
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from stoppoc.contract.base import Id, Name
 from stoppoc.contract.errors import InvalidEnvelope
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -25,22 +26,40 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# W3C trace context: a tracestate has at most 32 members of a key (256 characters at most), `=` and
+# a value (256), separated by commas (with room for a space either side). A traceparent is
+# 55 characters today; an `Id` leaves room for the fields a later version may add.
+MAX_TRACESTATE_LENGTH = 32 * (256 + 1 + 256) + 31 * 3
+
+
+def _ascii_text(value: str) -> str:
+    for position, character in enumerate(value):
+        if not (" " <= character <= "~" or character == "\t"):
+            raise ValueError(f"only printable ASCII characters: {character!r} at {position}")
+    return value
+
+
+TraceState = Annotated[str, StringConstraints(max_length=MAX_TRACESTATE_LENGTH), AfterValidator(_ascii_text)]
+
+
 class Envelope(BaseModel):
     # Unknown extension attributes are kept and passed on, as CloudEvents asks.
     model_config = ConfigDict(extra="allow", frozen=True)
 
+    # The attributes have the contract's limits too: an id is an inbox key and goes into log
+    # lines, so one over them is dead-lettered unread as `invalid_envelope`.
     specversion: Literal["1.0"] = "1.0"
-    id: str = Field(min_length=1)
-    source: str = Field(min_length=1)
-    type: str = Field(min_length=1)
+    id: Id
+    source: Id
+    type: Id
     time: datetime
-    datacontenttype: str = "application/json"
-    subject: str | None = None
-    correlationid: str | None = None
-    causationid: str | None = None
+    datacontenttype: Name = "application/json"
+    subject: Id | None = None  # the cluster id
+    correlationid: Id | None = None  # the stop request id
+    causationid: Id | None = None  # the cause's id
     # The CloudEvents distributed-tracing extension: the W3C trace context of the hop that sent it.
-    traceparent: str | None = None
-    tracestate: str | None = None
+    traceparent: Id | None = None
+    tracestate: TraceState | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 
     @property

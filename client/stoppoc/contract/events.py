@@ -236,12 +236,14 @@ class WalletCredited(Message):
 
 
 class WalletCreditRejected(Message):
-    """Added event: a credit whose reference was used already for another customer or amount."""
+    """Added event: a credit refused, nothing credited: its reference used already for another
+    customer or amount, above the ceiling, or a refund its payment does not cover."""
 
     customer_id: Id
     amount: int = money(gt=0)
     reference: str
-    reason: str  # reference_conflict
+    # reference_conflict, amount_over_ceiling, refund_unknown_payment, refund_exceeds_payment
+    reason: str
     detail: str
 
 
