@@ -30,6 +30,12 @@ class Unrendered:
 
 
 @dataclass(frozen=True)
+class PaymentEvent:
+    kind: str  # payment_settled or payment_failed
+    event: str  # the CloudEvent as received
+
+
+@dataclass(frozen=True)
 class DueDelivery:
     delivery_id: int
     notification_id: int
@@ -100,6 +106,16 @@ class Attempt:
     finished_at: datetime
     outcome: str
     answer: str
+
+
+@dataclass(frozen=True)
+class NotificationOfRequest:
+    notification_id: int
+    customer_id: str
+    kind: str
+    title: str | None
+    created_at: datetime
+    delivered_at: datetime | None
 
 
 QUERIES = queries.load(__package__, rows=sys.modules[__name__])
