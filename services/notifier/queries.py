@@ -18,6 +18,13 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class TopicDelivery:
+    notification_id: int
+    channel: str
+    status: str
+
+
+@dataclass(frozen=True)
 class Unrendered:
     notification_id: int
     customer_id: str

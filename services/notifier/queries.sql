@@ -15,6 +15,12 @@ VALUES (:notification_id, :customer_id, :channel, :topic)
 ON CONFLICT (customer_id, channel, topic) DO NOTHING
 RETURNING delivery_id;
 
+-- name: delivery_of_topic^
+-- record_class: TopicDelivery
+-- The delivery that told (or is telling) the customer this fact on this channel.
+SELECT notification_id, channel, status FROM deliveries
+WHERE customer_id = :customer_id AND channel = :channel AND topic = :topic;
+
 -- name: set_note!
 UPDATE notifications SET note = :note WHERE notification_id = :notification_id;
 

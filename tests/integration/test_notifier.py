@@ -216,6 +216,29 @@ async def test_a_webhook_to_a_loopback_address_is_refused_unless_allowed(channel
     assert receiver.received == []
 
 
+async def test_a_fact_replayed_after_its_webhook_failed_says_so_and_sends_nothing(channels, client, database, smtp):
+    sink, _ = smtp
+    customer, email = unique_id("cus"), f"{unique_id('owner')}@example.com"
+    flow = conversion(customer)
+    receiver = WebhookReceiver()
+    strict = channels.model_copy(update={"webhook_allow_private": False})  # the webhook is refused
+    async with receiver.running(), running(strict, "notifier"):
+        await contact(client, database, customer, email=email, webhook_url=receiver.url, webhook_secret=SECRET)
+        first = await publish_event(client, "stop_poc.rejected", rejected(flow))
+        await wait_until(lambda: all_settled(database, customer, 2), what="both deliveries decided")
+        again = await publish_event(client, "stop_poc.rejected", rejected(flow))
+        await wait_until(lambda: handled(database, "notifier", again.id), what="the replay handled")
+
+    notification_id = await database.fetchval(
+        "SELECT notification_id FROM notifier.notifications WHERE source_message_id = $1", first.id
+    )
+    note = await database.fetchval("SELECT note FROM notifier.notifications WHERE source_message_id = $1", again.id)
+    assert note.startswith(f"told already on email; not sent again on webhook: notification {notification_id}'s")
+    assert "delivery failed (same stop_poc_rejected:" in note
+    assert [d["status"] for d in await deliveries(database, customer)] == ["sent", "failed"]
+    assert len(sink.to(email)) == 1 and receiver.received == []
+
+
 async def test_smtp_answers_decide_between_retrying_and_giving_up(channels, client, database, smtp):
     sink, _ = smtp
     sink.replies.update(
