@@ -7,12 +7,12 @@ import email
 import email.policy
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 def free_port() -> int:
@@ -23,13 +23,38 @@ def free_port() -> int:
 
 
 class MailSink:
-    """An SMTP server's handler: keeps each message, or answers a recipient with the replies
-    queued for it first (``replies["a@example.com"] = ["451 4.3.0 try later"]``)."""
+    """An SMTP server's handler: keeps each message, or answers with the replies queued for a stage
+    first: ``replies["a@example.com"]`` to the message sent to that recipient,
+    ``recipient_replies["a@example.com"]`` to the recipient itself, ``sender_replies`` to the next
+    senders (e.g. ``["451 4.3.0 try later"]``). A login is accepted when ``accounts`` has it."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.replies: dict[str, list[str]] = {}
+        self.recipient_replies: dict[str, list[str]] = {}
+        self.sender_replies: list[str] = []
+        self.accounts: dict[str, str] = {}
+        self.logins: list[str] = []  # the user of each login accepted
         self._lock = threading.Lock()
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        with self._lock:
+            if self.sender_replies:
+                return self.sender_replies.pop(0)
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        with self._lock:
+            queued = self.recipient_replies.get(address, [])
+            if queued:
+                return queued.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self._lock:
@@ -42,6 +67,17 @@ class MailSink:
             self.messages.append(message)
         return "250 2.0.0 OK: queued"
 
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object
+    ) -> AuthResult:
+        if not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user, password = data.login.decode(), data.password.decode()
+        if self.accounts.get(user) != password:
+            return AuthResult(success=False, handled=False)
+        self.logins.append(user)
+        return AuthResult(success=True, auth_data=data)
+
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
 
@@ -50,12 +86,30 @@ class MailSink:
 def smtp_server() -> Iterator[tuple[MailSink, int]]:
     sink = MailSink()
     port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    # AUTH offered without TLS: the tests have no certificate (aiosmtplib logs in only when given a user).
+    controller = Controller(
+        sink, hostname="127.0.0.1", port=port, authenticator=sink.authenticate, auth_require_tls=False
+    )
     controller.start()
     try:
         yield sink, port
     finally:
         controller.stop()
+
+
+@contextlib.asynccontextmanager
+async def smtp_greeting(reply: str) -> AsyncIterator[int]:
+    """An SMTP server that answers every connection with ``reply`` and hangs up; its port."""
+
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(f"{reply}\r\n".encode())
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(greet, "127.0.0.1", 0)
+    async with server:
+        yield server.sockets[0].getsockname()[1]
 
 
 def text_and_html(message: EmailMessage) -> tuple[str, str]:

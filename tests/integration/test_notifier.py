@@ -11,11 +11,16 @@ import pytest
 from aio_pika.exceptions import QueueEmpty
 from standardwebhooks.webhooks import Webhook
 
+from stoppoc.services.notifier import mail
+from stoppoc.services.notifier.outcome import Status
+from stoppoc.services.notifier.rendering import Rendered
+from stoppoc.services.notifier.webhooks import WebhookSender
 from stoppoc.shared.metrics import REGISTRY
+from stoppoc.shared.settings import Settings
 from tests.contract_data import handled, publish_event, unique_id, wait_until
 from tests.faults.probes import dead_letters
 from tests.infrastructure import running
-from tests.receivers import WebhookReceiver, smtp_server, text_and_html
+from tests.receivers import WebhookReceiver, free_port, smtp_greeting, smtp_server, text_and_html
 
 pytestmark = pytest.mark.integration
 
@@ -256,9 +261,98 @@ async def test_smtp_answers_decide_between_retrying_and_giving_up(channels, clie
     [first], [second] = await deliveries(database, patient), await deliveries(database, unknown)
     assert (first["status"], first["attempts"]) == ("sent", 2)
     answers = [a["answer"] for a in await attempts(database, first["delivery_id"])]
-    assert answers == ["451 4.3.0 mailbox busy, try later", "250 2.0.0 OK: queued"]
-    assert (second["status"], second["attempts"], second["last_error"]) == ("failed", 1, "550 5.1.1 no such user")
+    assert answers == ["451 4.3.0 mailbox busy, try later (SMTPDataError)", "250 2.0.0 OK: queued"]
+    assert (second["status"], second["attempts"]) == ("failed", 1)
+    assert second["last_error"] == "550 5.1.1 no such user (SMTPDataError)"
     assert [m["To"] for m in sink.messages] == ["patient@example.com"]
+
+
+# The channels' clients alone, against real servers on 127.0.0.1: what each answer comes to.
+# (STARTTLS with a certificate is not covered: it needs one, and no package to make it is installed.)
+
+
+def smtp_settings(port: int, **more: object) -> Settings:
+    return Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_timeout_seconds=5, **more)
+
+
+def a_message(recipient: str = "someone@example.com"):
+    rendered = Rendered("Cluster cl-1 converted", "8.700.000 ₫", "<p>8.700.000 ₫</p>")
+    return mail.build_message(sender="no-reply@example.com", recipient=recipient, rendered=rendered, notification_id=7)
+
+
+def queue_reply(sink, stage: str, reply: str) -> None:
+    if stage == "sender":
+        sink.sender_replies.append(reply)
+    elif stage == "recipient":
+        sink.recipient_replies["someone@example.com"] = [reply]
+    else:
+        sink.replies["someone@example.com"] = [reply]
+
+
+@pytest.mark.parametrize("stage", ["sender", "recipient", "message"])
+@pytest.mark.parametrize(
+    ("reply", "status"), [("550 5.7.1 refused here", Status.FAILED), ("451 4.3.0 busy, try later", Status.RETRY)]
+)
+async def test_an_smtp_5xx_at_any_stage_fails_at_once_and_a_4xx_is_retried(smtp, stage, reply, status):
+    sink, port = smtp
+    queue_reply(sink, stage, reply)
+
+    outcome = await mail.send(a_message(), smtp_settings(port))
+
+    assert (outcome.status, outcome.answer.split(" (")[0]) == (status, reply)
+    assert sink.messages == []
+
+
+async def test_a_refused_smtp_login_fails_at_once_and_an_accepted_one_sends(smtp):
+    sink, port = smtp
+    sink.accounts["stoppoc"] = "s3cret"
+
+    refused = await mail.send(a_message(), smtp_settings(port, smtp_username="stoppoc", smtp_password="wrong"))
+    accepted = await mail.send(a_message(), smtp_settings(port, smtp_username="stoppoc", smtp_password="s3cret"))
+
+    assert refused.status is Status.FAILED and refused.answer.startswith("535 ")
+    assert "SMTPAuthenticationError" in refused.answer
+    assert accepted.status is Status.SENT and sink.logins == ["stoppoc"] and len(sink.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("greeting", "status"), [("554 5.3.2 no service here", Status.FAILED), ("421 4.3.2 busy", Status.RETRY)]
+)
+async def test_an_smtp_greeting_in_5xx_fails_at_once_and_in_4xx_is_retried(greeting, status):
+    async with smtp_greeting(greeting) as port:
+        outcome = await mail.send(a_message(), smtp_settings(port))
+
+    assert outcome.status is status and outcome.answer.startswith(greeting.split()[0])
+
+
+async def test_an_unreachable_smtp_server_or_one_without_starttls_is_retried(smtp):
+    _, port = smtp
+
+    unreachable = await mail.send(a_message(), smtp_settings(free_port()))
+    without_tls = await mail.send(a_message(), smtp_settings(port, smtp_starttls=True))
+
+    assert unreachable.status is Status.RETRY and "SMTPConnectError" in unreachable.answer
+    assert without_tls.status is Status.RETRY and "STARTTLS" in without_tls.answer
+
+
+@contextlib.asynccontextmanager
+async def webhook_sender(timeout_seconds: float = 5):
+    sender = WebhookSender(timeout_seconds, allow_private=True)
+    try:
+        yield sender
+    finally:
+        await sender.close()
+
+
+async def test_a_webhook_without_an_answer_in_time_or_with_its_port_closed_is_retried():
+    slow = WebhookReceiver(delay_seconds=0.5)
+    async with slow.running(), webhook_sender(timeout_seconds=0.05) as sender:
+        late = await sender.post(slow.url, SECRET, "evt-1", b"{}")
+        closed = await sender.post(f"http://127.0.0.1:{free_port()}/hooks", SECRET, "evt-2", b"{}")
+
+    assert (late.status, late.answer) == (Status.RETRY, "no answer within 0.05 s")
+    assert len(slow.received) == 1  # it was asked
+    assert closed.status is Status.RETRY and closed.answer.startswith("ConnectError")
 
 
 async def test_attempts_run_out_then_an_operator_retries(channels, client, database):
