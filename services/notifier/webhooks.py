@@ -40,13 +40,17 @@ class WebhookSender:
         except OSError as error:
             return Outcome.retry(f"cannot resolve the webhook's host: {error}")
         timestamp = int(time.time())
+        try:
+            signature = sign(secret, webhook_id, timestamp, body)
+        except ValueError as error:  # a secret stored before secrets were checked strictly
+            return Outcome.failed(f"the contact's webhook secret cannot sign: {error}")
         headers = {
             "host": target.host,
             "content-type": CONTENT_TYPE,
             "user-agent": USER_AGENT,
             "webhook-id": webhook_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, webhook_id, timestamp, body),
+            "webhook-signature": signature,
         }
         try:
             async with self._client.stream(

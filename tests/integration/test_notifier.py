@@ -355,6 +355,15 @@ async def test_a_webhook_without_an_answer_in_time_or_with_its_port_closed_is_re
     assert closed.status is Status.RETRY and closed.answer.startswith("ConnectError")
 
 
+async def test_a_webhook_secret_that_cannot_sign_fails_at_once():
+    receiver = WebhookReceiver()
+    async with receiver.running(), webhook_sender() as sender:
+        outcome = await sender.post(receiver.url, "whsec_not*base64", "evt-1", b"{}")
+
+    assert outcome.status is Status.FAILED and "webhook secret" in outcome.answer
+    assert receiver.received == []
+
+
 async def test_attempts_run_out_then_an_operator_retries(channels, client, database):
     customer = unique_id("cus")
     receiver = WebhookReceiver(statuses=[503, 503, 503])
@@ -440,12 +449,21 @@ async def test_two_instances_share_a_backlog_without_sending_anything_twice(chan
     assert {(r["status"], r["attempts"]) for r in rows} == {("sent", 1)}
 
 
-async def test_a_contact_with_a_webhook_that_is_not_http_is_dead_lettered(channels, client, database, names):
+@pytest.mark.parametrize(
+    ("url", "secret", "detail"),
+    [
+        ("file:///etc/passwd", SECRET, "http or https"),
+        ("https://hooks.example.com/x", "whsec_not base64!", "standard base64"),
+        ("https://hooks.example.com/x", "plain-text-secret", "standard base64"),
+    ],
+)
+async def test_a_contact_with_a_webhook_that_is_not_http_or_a_secret_not_base64_is_dead_lettered(
+    channels, client, database, names, url, secret, detail
+):
     customer = unique_id("cus")
     async with running(channels, "notifier"):
         await client.send(
-            "notifier.contact.upsert",
-            {"customer_id": customer, "webhook_url": "file:///etc/passwd", "webhook_secret": SECRET},
+            "notifier.contact.upsert", {"customer_id": customer, "webhook_url": url, "webhook_secret": secret}
         )
         letters = []
 
@@ -458,7 +476,7 @@ async def test_a_contact_with_a_webhook_that_is_not_http_is_dead_lettered(channe
     [letter] = letters
 
     assert letter.headers["x-stoppoc-error"] == "invalid_data"
-    assert "http or https" in letter.headers["x-stoppoc-detail"]
+    assert detail in letter.headers["x-stoppoc-detail"]
     assert await database.fetchval("SELECT count(*) FROM notifier.contacts WHERE customer_id = $1", customer) == 0
 
 
