@@ -127,7 +127,8 @@ class Received:
 
 @dataclass
 class WebhookReceiver:
-    """Answers each POST with the next status of ``statuses`` (200 once they are used up)."""
+    """Answers each POST with the next status of ``statuses`` (200 once they are used up), after
+    ``delay_seconds``."""
 
     port: int = 0
     statuses: list[int] = field(default_factory=list)
@@ -135,35 +136,48 @@ class WebhookReceiver:
     received: list[Received] = field(default_factory=list)
     # Called with each request before it is answered (a test may kill the sender meanwhile).
     before_answer: Callable[[Received], Awaitable[None]] | None = None
+    # Offer to keep each connection for more requests (answered on it until the sender hangs up).
+    keep_alive: bool = False
+    connections: int = 0  # accepted so far
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/stoppoc"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
-            request_line = (await reader.readline()).decode()
-            headers: dict[str, str] = {}
-            while (line := (await reader.readline()).decode().strip()) != "":
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            received = Received(request_line.split()[1], headers, body)
-            self.received.append(received)
-            if self.before_answer:
-                await self.before_answer(received)
-            if self.delay_seconds:
-                await asyncio.sleep(self.delay_seconds)
-            status = self.statuses.pop(0) if self.statuses else 200
-            reply = b"ok" if status < 300 else b"not now"
-            writer.write(
-                f"HTTP/1.1 {status} X\r\ncontent-length: {len(reply)}\r\nconnection: close\r\n\r\n".encode() + reply
-            )
-            await writer.drain()
+            while await self._answer_one(reader, writer) and self.keep_alive:
+                pass
         except ConnectionError:
             pass  # the sender is gone (killed by the test): nothing to answer
         finally:
             writer.close()
+
+    async def _answer_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Answer the connection's next request; False when the sender hung up instead."""
+        request_line = (await reader.readline()).decode()
+        if not request_line:
+            return False
+        headers: dict[str, str] = {}
+        while (line := (await reader.readline()).decode().strip()) != "":
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        received = Received(request_line.split()[1], headers, body)
+        self.received.append(received)
+        if self.before_answer:
+            await self.before_answer(received)
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        status = self.statuses.pop(0) if self.statuses else 200
+        reply = b"ok" if status < 300 else b"not now"
+        connection = "keep-alive" if self.keep_alive else "close"
+        writer.write(
+            f"HTTP/1.1 {status} X\r\ncontent-length: {len(reply)}\r\nconnection: {connection}\r\n\r\n".encode() + reply
+        )
+        await writer.drain()
+        return True
 
     @contextlib.asynccontextmanager
     async def running(self):  # type: ignore[no-untyped-def]

@@ -355,6 +355,17 @@ async def test_a_webhook_without_an_answer_in_time_or_with_its_port_closed_is_re
     assert closed.status is Status.RETRY and closed.answer.startswith("ConnectError")
 
 
+async def test_each_webhook_goes_over_a_connection_of_its_own():
+    # Pooled by the checked IP, a kept connection could carry another host's webhook over a TLS
+    # session checked for the first one.
+    receiver = WebhookReceiver(keep_alive=True)
+    async with receiver.running(), webhook_sender() as sender:
+        outcomes = [await sender.post(receiver.url, SECRET, f"evt-{n}", b"{}") for n in range(2)]
+
+    assert [o.status for o in outcomes] == [Status.SENT, Status.SENT]
+    assert receiver.connections == 2
+
+
 async def test_a_webhook_secret_that_cannot_sign_fails_at_once():
     receiver = WebhookReceiver()
     async with receiver.running(), webhook_sender() as sender:
