@@ -6,13 +6,16 @@ import contextlib
 import json
 import os
 import sys
+from collections import Counter
 
 import pytest
 from aio_pika.exceptions import QueueEmpty
 from standardwebhooks.webhooks import Webhook
 
 from stoppoc.services.notifier import mail
-from stoppoc.services.notifier.outcome import Status
+from stoppoc.services.notifier.delivery import DeliveryWorker
+from stoppoc.services.notifier.outcome import Outcome, Status
+from stoppoc.services.notifier.queries import DueDelivery
 from stoppoc.services.notifier.rendering import Rendered
 from stoppoc.services.notifier.webhooks import WebhookSender
 from stoppoc.shared.metrics import REGISTRY
@@ -436,10 +439,20 @@ async def test_without_its_payment_the_email_goes_after_the_wait_with_what_is_kn
     assert "paid in 2 payments" in text and "What it cost" not in text
 
 
-async def test_two_instances_share_a_backlog_without_sending_anything_twice(channels, client, database, smtp):
+async def test_two_instances_share_a_backlog_without_sending_anything_twice(
+    channels, client, database, smtp, monkeypatch
+):
     sink, _ = smtp
     customer, count = unique_id("cus"), 30
     receiver = WebhookReceiver(delay_seconds=0.02)
+    # Which worker made each attempt, by delivery: both must have sent some, neither twice.
+    attempted_by: dict[int, list[int]] = {}
+    attempt = DeliveryWorker._attempt
+
+    async def recorded(worker: DeliveryWorker, due: DueDelivery) -> tuple[str, Outcome]:
+        attempted_by.setdefault(due.delivery_id, []).append(id(worker))
+        return await attempt(worker, due)
+
     async with receiver.running():
         async with running(channels, "notifier"):
             await contact(
@@ -449,7 +462,9 @@ async def test_two_instances_share_a_backlog_without_sending_anything_twice(chan
         events = [
             await publish_event(client, "stop_poc.rejected", rejected(conversion(customer))) for _ in range(count)
         ]
-        async with running(channels, "notifier", "notifier"):
+        monkeypatch.setattr(DeliveryWorker, "_attempt", recorded)
+        async with running(channels, "notifier", "notifier") as apps:
+            workers = {id(worker) for app in apps for worker in app.runtime.workers}
             await wait_until(lambda: all_settled(database, customer, 2 * count), timeout=60, what="the backlog sent")
 
     webhook_ids = [r.headers["webhook-id"] for r in receiver.received]
@@ -458,6 +473,10 @@ async def test_two_instances_share_a_backlog_without_sending_anything_twice(chan
     assert len(message_ids) == len(set(message_ids)) == count
     rows = await deliveries(database, customer)
     assert {(r["status"], r["attempts"]) for r in rows} == {("sent", 1)}
+    assert sorted(attempted_by) == sorted(r["delivery_id"] for r in rows)
+    assert all(len(by) == 1 for by in attempted_by.values())
+    shares = Counter(by[0] for by in attempted_by.values())
+    assert set(shares) == workers and len(workers) == 2, shares  # each instance sent a share
 
 
 @pytest.mark.parametrize(
