@@ -24,6 +24,7 @@ from stoppoc.services.checkout.queries import OrderRow, RejectionRow
 from stoppoc.services.inventory.queries import QUERIES as INVENTORY
 from stoppoc.services.inventory.queries import ConversionSummary, RoundSummary
 from stoppoc.services.notifier.queries import QUERIES as NOTIFIER
+from stoppoc.services.notifier.queries import NotificationOfRequest
 from stoppoc.services.payment.queries import QUERIES as PAYMENT
 from stoppoc.services.payment.queries import PaymentRow
 from stoppoc.services.registry import SERVICES
@@ -53,7 +54,7 @@ class Story:
     rejections: list[RejectionRow]
     payments: list[PaymentRow]
     refunds: list[Any]
-    notifications: list[Any]
+    notifications: list[NotificationOfRequest]
     dead_letters: dict[str, list[DeadLetter]]
 
     def waiting_on(self) -> str:
@@ -91,7 +92,7 @@ class Story:
             "rejections": [as_dict(r) for r in self.rejections],
             "payments": [as_dict(p) for p in self.payments],
             "refunds": [as_dict(r) for r in self.refunds],
-            "notifications": [dict(n) for n in self.notifications],
+            "notifications": [as_dict(n) for n in self.notifications],
             "dead_letters": {s: [x.row(now) for x in letters] for s, letters in self.dead_letters.items()},
         }
 

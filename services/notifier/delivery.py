@@ -22,7 +22,7 @@ from stoppoc.contract.errors import redact
 from stoppoc.contract.events import PaymentFailed, PaymentSettled, WalletCredited
 from stoppoc.services.notifier import domain, mail
 from stoppoc.services.notifier.outcome import Outcome, Status
-from stoppoc.services.notifier.queries import QUERIES, DueDelivery, Unrendered
+from stoppoc.services.notifier.queries import QUERIES, DueDelivery, PaymentEvent, Unrendered
 from stoppoc.services.notifier.rendering import Rendered, render
 from stoppoc.services.notifier.webhooks import WebhookSender
 from stoppoc.shared import metrics
@@ -137,6 +137,7 @@ class DeliveryWorker:
         return 1
 
     async def _payments_of(self, q: BoundQueries, row: Unrendered, event: object) -> domain.Payments:
+        rows: list[PaymentEvent]
         if isinstance(event, WalletCredited) and (refund := domain.refunded(event)):
             rows = await q.payment_events_of_payment(customer_id=row.customer_id, payment_id=refund[0])
         elif row.request_id is not None:
@@ -145,8 +146,8 @@ class DeliveryWorker:
             return domain.Payments()
         settled, failed = [], []
         for found in rows:
-            data = Envelope.parse(found["event"].encode()).data
-            if found["kind"] == "payment_settled":
+            data = Envelope.parse(found.event.encode()).data
+            if found.kind == "payment_settled":
                 settled.append(PaymentSettled.model_validate(data))
             else:
                 failed.append(PaymentFailed.model_validate(data))

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from stoppoc.contract.commands import ContactUpsert
 from stoppoc.contract.errors import InvalidData
 from stoppoc.services.notifier import domain, webhook_rules
-from stoppoc.services.notifier.queries import Contact
+from stoppoc.services.notifier.queries import Contact, TopicDelivery
 from stoppoc.shared.handlers import HandlerFn, HandlerRegistry
 from stoppoc.shared.logging import get_logger
 from stoppoc.shared.settings import Settings
@@ -35,6 +35,38 @@ def channels_for(kind: domain.Kind, contact: Contact | None, settings: Settings)
     return channels, "; ".join(notes) or None
 
 
+# What became of a channel's first delivery of a fact, as it stands when the fact comes again.
+EARLIER_STATUS = {"pending": "is still pending", "failed": "failed"}
+
+
+def told_already(earlier: list[TopicDelivery], topic: str) -> str:
+    """Why a replayed fact is not sent again, by what became of each channel's first delivery."""
+    sent = [d.channel for d in earlier if d.status == "sent"]
+    parts = [f"told already on {', '.join(sent)}"] if sent else []
+    parts += [
+        f"not sent again on {d.channel}: notification {d.notification_id}'s delivery {EARLIER_STATUS[d.status]}"
+        for d in earlier
+        if d.status != "sent"
+    ]
+    return f"{'; '.join(parts)} (same {topic})"
+
+
+async def record_deliveries(
+    uow: UnitOfWork, notification_id: int, customer_id: str, channels: list[str], topic: str
+) -> list[TopicDelivery]:
+    """A delivery per channel; for each channel told this fact already, that earlier delivery."""
+    earlier = []
+    for channel in channels:
+        if await uow.q.insert_delivery(
+            notification_id=notification_id, customer_id=customer_id, channel=channel, topic=topic
+        ):
+            continue
+        # The conflicting row is committed (ON CONFLICT waits for its transaction), so it is found.
+        found: TopicDelivery = await uow.q.delivery_of_topic(customer_id=customer_id, channel=channel, topic=topic)
+        earlier.append(found)
+    return earlier
+
+
 def recorder(routing_key: str) -> HandlerFn:
     async def record_notification(event: BaseModel, uow: UnitOfWork) -> None:
         assert uow.cause is not None  # a handler always has the message it handles
@@ -55,18 +87,12 @@ def recorder(routing_key: str) -> HandlerFn:
         if notification_id is None:
             return  # recorded already under this event id
         topic = f"{kind.name}:{kind.fact(event)}"
-        told_already = [
-            channel
-            for channel in channels
-            if await uow.q.insert_delivery(
-                notification_id=notification_id, customer_id=customer_id, channel=channel, topic=topic
-            )
-            is None
-        ]
-        if told_already:
-            note = "; ".join(filter(None, [note, f"told already on {', '.join(told_already)} (same {topic})"]))
+        earlier = await record_deliveries(uow, notification_id, customer_id, channels, topic)
+        if earlier:
+            note = "; ".join(filter(None, [note, told_already(earlier, topic)]))
             await uow.q.set_note(notification_id=notification_id, note=note)
-        sent_on = [channel for channel in channels if channel not in told_already]
+        told_before = {delivery.channel for delivery in earlier}
+        sent_on = [channel for channel in channels if channel not in told_before]
         log.info("notification recorded", kind=kind.name, notification_id=notification_id, channels=sent_on, note=note)
 
     return record_notification

@@ -1,8 +1,9 @@
 """E-mail over SMTP (aiosmtplib): the rendered notification as a text part and an HTML part.
 
-A reply in the 5xx range to the recipient or the message is permanent: the address or the
-message will never be taken. Everything on our side of the conversation (connecting, TLS, login,
-the sender) and every 4xx is temporary: fixing the server or its settings delivers the backlog.
+Every reply in the 5xx range is permanent, whatever it answers (the greeting, the login, the
+sender, the recipient, the message): SMTP says the same command will fail again, so retrying
+would only repeat the refusal. A 4xx reply, a connection, TLS or timeout error is temporary. Once
+a refused login or sender is fixed, `stoppoc notifications retry ID` sends what failed.
 """
 
 import email.utils
@@ -58,11 +59,9 @@ async def send(message: Message, settings: Settings) -> Outcome:
         codes = [r.code for r in refused.recipients]
         answer = "; ".join(f"{r.code} {r.message}" for r in refused.recipients)
         return Outcome.failed(answer) if codes and all(map(_permanent, codes)) else Outcome.retry(answer)
-    except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError) as error:
-        answer = f"{error.code} {error.message}"
-        return Outcome.failed(answer) if _permanent(error.code) else Outcome.retry(answer)
     except aiosmtplib.SMTPResponseException as error:
-        return Outcome.retry(f"{error.code} {error.message} ({type(error).__name__})")
+        answer = f"{error.code} {error.message} ({type(error).__name__})"
+        return Outcome.failed(answer) if _permanent(error.code) else Outcome.retry(answer)
     except (aiosmtplib.SMTPException, OSError) as error:
         return Outcome.retry(f"{type(error).__name__}: {error}")
     return Outcome.sent(f"250 {reply}".strip())

@@ -18,6 +18,13 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class TopicDelivery:
+    notification_id: int
+    channel: str
+    status: str
+
+
+@dataclass(frozen=True)
 class Unrendered:
     notification_id: int
     customer_id: str
@@ -27,6 +34,12 @@ class Unrendered:
     waited: bool
     language: str
     timezone: str
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    kind: str  # payment_settled or payment_failed
+    event: str  # the CloudEvent as received
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,16 @@ class Attempt:
     finished_at: datetime
     outcome: str
     answer: str
+
+
+@dataclass(frozen=True)
+class NotificationOfRequest:
+    notification_id: int
+    customer_id: str
+    kind: str
+    title: str | None
+    created_at: datetime
+    delivered_at: datetime | None
 
 
 QUERIES = queries.load(__package__, rows=sys.modules[__name__])

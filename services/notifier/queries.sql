@@ -15,6 +15,12 @@ VALUES (:notification_id, :customer_id, :channel, :topic)
 ON CONFLICT (customer_id, channel, topic) DO NOTHING
 RETURNING delivery_id;
 
+-- name: delivery_of_topic^
+-- record_class: TopicDelivery
+-- The delivery that told (or is telling) the customer this fact on this channel.
+SELECT notification_id, channel, status FROM deliveries
+WHERE customer_id = :customer_id AND channel = :channel AND topic = :topic;
+
 -- name: set_note!
 UPDATE notifications SET note = :note WHERE notification_id = :notification_id;
 
@@ -44,6 +50,7 @@ LIMIT :batch_size
 FOR UPDATE OF n SKIP LOCKED;
 
 -- name: payment_events
+-- record_class: PaymentEvent
 -- What payment said about a request (or renewal): its settlements and failures, as recorded.
 SELECT kind, event FROM notifications
 WHERE customer_id = :customer_id AND request_id = :request_id
@@ -51,6 +58,7 @@ WHERE customer_id = :customer_id AND request_id = :request_id
 ORDER BY notification_id;
 
 -- name: payment_events_of_payment
+-- record_class: PaymentEvent
 -- The settlement of one payment (a refund names it).
 SELECT kind, event FROM notifications
 WHERE customer_id = :customer_id AND kind = 'payment_settled' AND event IS NOT NULL
@@ -167,5 +175,6 @@ ORDER BY a.attempt_id;
 -- Operators' views (`stoppoc conversions show`): read only.
 
 -- name: notifications_of_request
+-- record_class: NotificationOfRequest
 SELECT notification_id, customer_id, kind, title, created_at, delivered_at FROM notifications
 WHERE request_id = :request_id ORDER BY notification_id;

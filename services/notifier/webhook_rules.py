@@ -25,11 +25,13 @@ class RefusedUrl(ValueError):
 
 def secret_key(secret: str) -> bytes:
     """The HMAC key of a Standard Webhooks secret: the base64 after an optional ``whsec_``,
-    decoded as the reference libraries decode it."""
+    decoded (the key the reference libraries derive from either form). Strict: anything but
+    standard base64 with its padding is refused, where the reference libraries would drop the
+    stray characters and sign with a key the customer never chose."""
     try:
-        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX) + "==")
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
     except (binascii.Error, ValueError) as error:
-        raise ValueError("a webhook secret is whsec_ followed by base64") from error
+        raise ValueError("a webhook secret is standard base64, padded, after an optional whsec_") from error
     if not key:
         raise ValueError("a webhook secret may not be empty")
     return key

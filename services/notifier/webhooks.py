@@ -20,12 +20,16 @@ ANSWER_BYTES = 200  # of a receiver's answer kept in the delivery log
 
 
 class WebhookSender:
-    """Posts webhooks over one HTTP connection pool; ``close`` when done."""
+    """Posts webhooks, each over a connection of its own; ``close`` when done."""
 
     def __init__(self, timeout_seconds: float, allow_private: bool) -> None:
         self._timeout = timeout_seconds
         self._allow_private = allow_private
-        self._client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
+        # No connection is kept for another request: httpx pools by the URL's host, here the checked
+        # IP, so two customers' hosts on one IP would share a TLS connection checked for one of them.
+        self._client = httpx.AsyncClient(
+            timeout=timeout_seconds, follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0)
+        )
         # httpx logs every request at INFO; each attempt is logged once by the worker instead.
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -40,13 +44,17 @@ class WebhookSender:
         except OSError as error:
             return Outcome.retry(f"cannot resolve the webhook's host: {error}")
         timestamp = int(time.time())
+        try:
+            signature = sign(secret, webhook_id, timestamp, body)
+        except ValueError as error:  # a secret stored before secrets were checked strictly
+            return Outcome.failed(f"the contact's webhook secret cannot sign: {error}")
         headers = {
             "host": target.host,
             "content-type": CONTENT_TYPE,
             "user-agent": USER_AGENT,
             "webhook-id": webhook_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, webhook_id, timestamp, body),
+            "webhook-signature": signature,
         }
         try:
             async with self._client.stream(

@@ -93,6 +93,30 @@ def test_each_service_connects_as_its_own_users_with_only_its_own_passwords_moun
         assert {item["key"] for item in volume["secret"]["items"]} == {f"rabbitmq-{service}", f"postgres-{service}"}
 
 
+def test_the_notifier_alone_reads_the_smtp_password_from_its_secret_when_one_is_named():
+    smtp = {"smtp": {"existingSecret": "stoppoc-smtp", "passwordKey": "smtp-password"}}
+    for values, expected in (({}, False), (smtp, True)):
+        documents = render(values)
+        for deployment in by_kind(documents, "Deployment"):
+            service = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+            pod = deployment["spec"]["template"]["spec"]
+            [container] = pod["containers"]
+            mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+            volumes = {v["name"]: v["secret"] for v in pod["volumes"]}
+            if not (expected and service == "notifier"):
+                assert "STOPPOC_SMTP_PASSWORD_FILE" not in env_of(container) and "smtp-password" not in volumes
+                continue
+            assert env_of(container)["STOPPOC_SMTP_PASSWORD_FILE"] == f"{mounts['smtp-password']}/password"
+            secret = volumes["smtp-password"]
+            assert (secret["secretName"], secret["items"]) == (
+                "stoppoc-smtp",
+                [{"key": "smtp-password", "path": "password"}],
+            )
+        for doc in documents:
+            if doc["kind"] not in CUSTOM_KINDS:
+                kubernetes_validate.validate(doc, KUBERNETES_VERSIONS[-1], strict=True)
+
+
 def test_no_password_is_in_the_chart_or_what_it_renders():
     rendered = yaml.safe_dump_all(render({"keda": {"enabled": True}}))
     assert not by_kind(render(), "Secret")

@@ -37,10 +37,20 @@ def test_the_reference_verifier_accepts_our_signature_and_refuses_a_changed_body
         Webhook(VECTOR_SECRET).verify(body.replace(b"8700000", b"1"), headers)
 
 
-@pytest.mark.parametrize("secret", ["whsec_", "", "whsec_***"])
-def test_a_secret_that_is_not_base64_is_refused(secret):
+@pytest.mark.parametrize(
+    "secret",
+    # Not base64, unpadded, stray characters: the reference libraries would sign with a key made of
+    # what is left, one the customer never chose.
+    ["whsec_", "", "whsec_***", "secret", "whsec_secret", "whsec_YWI", "whsec_YW Jj", "whsec_YW-j", "whsec_YWJj\n"],
+)
+def test_a_secret_that_is_not_standard_padded_base64_is_refused(secret):
     with pytest.raises(ValueError, match="webhook secret"):
         secret_key(secret)
+
+
+@pytest.mark.parametrize("secret", ["whsec_YWJj", "YWJj"])
+def test_the_key_is_the_base64_decoded_with_or_without_the_prefix(secret):
+    assert secret_key(secret) == b"abc"
 
 
 @pytest.mark.parametrize(
