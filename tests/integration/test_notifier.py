@@ -483,7 +483,7 @@ async def test_two_instances_share_a_backlog_without_sending_anything_twice(
     ("url", "secret", "detail"),
     [
         ("file:///etc/passwd", SECRET, "http or https"),
-        ("https://hooks.example.com/x", "whsec_not base64!", "standard base64"),
+        ("https://hooks.example.com/x", "whsec_not-base64!", "standard base64"),
         ("https://hooks.example.com/x", "plain-text-secret", "standard base64"),
     ],
 )
