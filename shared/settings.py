@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     usage_cycles: dict[int, int] = {1: 0, 3: 0, 6: 5, 12: 10, 24: 15, 36: 20}
     # How long an order the wallet cannot cover waits for a top-up before it fails (0: fail at once).
     funds_wait_seconds: float = Field(default=1800, ge=0)
+    # How long payment holds an order that came before an older order of the customer, waiting
+    # for that one; past this it is decided without it (a warning is logged).
+    order_gap_seconds: float = Field(default=600, gt=0)
     # Reminders before a cluster's POC wallet expires, in days before poc_expires_at.
     reminder_days: list[float] = [7, 1]
 

@@ -139,6 +139,7 @@ async def create_order(uow: UnitOfWork, header: dict[str, Any], order: domain.Or
         **header,
         order_id=order_id_for(header["request_id"], header["round"]),
         coupon_code=order.coupon_code,
+        customer_sequence=await uow.q.next_customer_sequence(customer_id=header["customer_id"]),
         **totals(order),
     )
     await uow.q.insert_order(order=created.model_dump(mode="json"))
