@@ -1,12 +1,14 @@
 -- Checkout's queries (loaded by queries.py; the rows they return are defined there).
 
 -- name: lock_round!
--- Serialises the messages of one round, so that two deliveries of it decide once.
-SELECT pg_advisory_xact_lock(hashtextextended('checkout:' || :request_id::text || ':' || :round::integer, 0));
+-- Serialises the messages of one round (of a conversion, or a renewal's one), so that two
+-- deliveries of it decide once.
+SELECT pg_advisory_xact_lock(
+    hashtextextended('checkout:' || :kind::text || ':' || :request_id::text || ':' || :round::integer, 0));
 
 -- name: round_decided$
-SELECT EXISTS (SELECT 1 FROM orders WHERE request_id = :request_id AND round = :round)
-    OR EXISTS (SELECT 1 FROM order_rejections WHERE request_id = :request_id AND round = :round);
+SELECT EXISTS (SELECT 1 FROM orders WHERE kind = :kind AND request_id = :request_id AND round = :round)
+    OR EXISTS (SELECT 1 FROM order_rejections WHERE kind = :kind AND request_id = :request_id AND round = :round);
 
 -- name: server_prices
 -- record_class: ServerPrice
