@@ -9,6 +9,7 @@ import pytest
 
 from tests.contract_data import SampleCluster, handled, publish_event, server, unique_id, volume, wait_until
 from tests.infrastructure import running
+from tests.integration.test_checkout_cli import stoppoc
 
 pytestmark = pytest.mark.integration
 
@@ -149,3 +150,19 @@ async def test_a_renewal_whose_resources_are_all_gone_when_paid_fails_and_is_ref
     assert sorted(r["reference"] for r in await refunds(database)) == sorted(
         f"refund:{payment['payment_id']}:{rid}" for rid in payment["resource_ids"]
     )
+
+
+async def test_clusters_show_has_a_resource_past_its_paid_until_expired_while_its_renewal_is_in_flight(
+    settings, client, database
+):
+    cluster = paid_cluster()
+    async with running(settings, "inventory"):
+        await cluster.register(client)
+        renewal = (await client.wait_for("renewal.requested")).data  # not paid yet: nobody plays checkout
+        code, out, err = await stoppoc(settings, "clusters", "show", cluster.cluster_id, "--json")
+
+    assert code == 0, err
+    shown = json.loads(out)
+    assert {(r["state"], r["renewing"]) for r in shown} == {("expired", renewal["renewal_id"])}
+    stages = await database.fetch("SELECT DISTINCT lifecycle_stage FROM inventory.resources")
+    assert [row["lifecycle_stage"] for row in stages] == ["active"]  # the stage the sweep keeps meanwhile
