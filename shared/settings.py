@@ -57,16 +57,19 @@ class Settings(BaseSettings):
     usage_cycles: dict[int, int] = {1: 0, 3: 0, 6: 5, 12: 10, 24: 15, 36: 20}
     # How long an order the wallet cannot cover waits for a top-up before it fails (0: fail at once).
     funds_wait_seconds: float = Field(default=1800, ge=0)
+    # How long payment holds an order that came before an older order of the customer, waiting
+    # for that one; past this it is decided without it (a warning is logged).
+    order_gap_seconds: float = Field(default=600, gt=0)
     # Reminders before a cluster's POC wallet expires, in days before poc_expires_at.
     reminder_days: list[float] = [7, 1]
 
     # Renewals of real resources (days may be fractions, so tests can run the lifecycle in
-    # seconds): suspended this long after paid_until, due for deletion this long after it (and
-    # suspended by then at the latest), reminded these days before it, and a failed automatic
-    # renewal tried again this often.
+    # seconds): suspended this long after paid_until, due for deletion this long after it (not
+    # before the suspension), reminded these days before it (JSON `[7, 3, 1]` or `7,3,1`), and a
+    # failed automatic renewal tried again this often.
     suspend_after_days: float = Field(default=15, ge=0)
     delete_after_days: float = Field(default=30, ge=0)
-    renewal_reminder_days: list[float] = [7, 3, 1]
+    renewal_reminder_days: Annotated[list[float], NoDecode] = [7, 3, 1]
     renewal_retry_days: float = Field(default=1, gt=0)
     # Customers' channels (notifier). No SMTP host: e-mail is off (notifications recorded, not mailed).
     smtp_host: str | None = None
@@ -131,6 +134,23 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [url.strip() for url in value.split(",") if url.strip()]
         return value
+
+    @field_validator("renewal_reminder_days", mode="before")
+    @classmethod
+    def _json_or_comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [day.strip() for day in text.split(",") if day.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _suspended_before_deleted(self) -> "Settings":
+        if self.suspend_after_days > self.delete_after_days:
+            raise ValueError(
+                f"STOPPOC_SUSPEND_AFTER_DAYS ({self.suspend_after_days}) is after STOPPOC_DELETE_AFTER_DAYS"
+                f" ({self.delete_after_days}): a resource is suspended before it is due for deletion"
+            )
+        return self
 
     @property
     def amqp_urls(self) -> list[str]:

@@ -28,14 +28,19 @@ _ROUND = {"request_id", "round", "customer_id", "cluster_id"}
 _TERMS = {"usage_cycle_months", "auto_renew"}
 
 
-def order_id_for(request_id: str, round_: int) -> str:
+def order_id_for(request_id: str, round_: int, kind: OrderKind = OrderKind.CONVERSION) -> str:
+    """A renewal's order is named apart from a conversion's: a renewal by hand takes its request's
+    id, which a stop request may have used too."""
+    if kind is OrderKind.RENEWAL:
+        return derived_id("renewal_order", request_id)
     return derived_id("order", request_id, round_)
 
 
 @registry.on("stop_poc.requested")
 async def price_round(event: StopPocRequested, uow: UnitOfWork) -> None:
-    await uow.q.lock_round(request_id=event.request_id, round=event.round)
-    if await uow.q.round_decided(request_id=event.request_id, round=event.round):
+    conversion = {"kind": OrderKind.CONVERSION.value, "request_id": event.request_id, "round": event.round}
+    await uow.q.lock_round(**conversion)
+    if await uow.q.round_decided(**conversion):
         return  # the same round, redelivered under another message id
     outcome = await pricing.price(uow, event, await pricing.round_coupon(uow, event))
     if not isinstance(outcome, Rejection) and event.round == 1:
@@ -68,8 +73,9 @@ def _coupon_terms(order: domain.Order) -> dict[str, Any]:
 @registry.on("renewal.requested")
 async def price_renewal(event: RenewalRequested, uow: UnitOfWork) -> None:
     """Priced like a round (the same catalog and cycle discount), without a coupon: one order."""
-    await uow.q.lock_round(request_id=event.renewal_id, round=1)
-    if await uow.q.round_decided(request_id=event.renewal_id, round=1):
+    renewal = {"kind": OrderKind.RENEWAL.value, "request_id": event.renewal_id, "round": 1}
+    await uow.q.lock_round(**renewal)
+    if await uow.q.round_decided(**renewal):
         return
     header = {
         "request_id": event.renewal_id,
@@ -137,8 +143,9 @@ def totals(order: domain.Order) -> dict[str, Any]:
 async def create_order(uow: UnitOfWork, header: dict[str, Any], order: domain.Order) -> OrderCreated:
     created = OrderCreated(
         **header,
-        order_id=order_id_for(header["request_id"], header["round"]),
+        order_id=order_id_for(header["request_id"], header["round"], header.get("kind", OrderKind.CONVERSION)),
         coupon_code=order.coupon_code,
+        customer_sequence=await uow.q.next_customer_sequence(customer_id=header["customer_id"]),
         **totals(order),
     )
     await uow.q.insert_order(order=created.model_dump(mode="json"))

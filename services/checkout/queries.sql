@@ -1,12 +1,14 @@
 -- Checkout's queries (loaded by queries.py; the rows they return are defined there).
 
 -- name: lock_round!
--- Serialises the messages of one round, so that two deliveries of it decide once.
-SELECT pg_advisory_xact_lock(hashtextextended('checkout:' || :request_id::text || ':' || :round::integer, 0));
+-- Serialises the messages of one round (of a conversion, or a renewal's one), so that two
+-- deliveries of it decide once.
+SELECT pg_advisory_xact_lock(
+    hashtextextended('checkout:' || :kind::text || ':' || :request_id::text || ':' || :round::integer, 0));
 
 -- name: round_decided$
-SELECT EXISTS (SELECT 1 FROM orders WHERE request_id = :request_id AND round = :round)
-    OR EXISTS (SELECT 1 FROM order_rejections WHERE request_id = :request_id AND round = :round);
+SELECT EXISTS (SELECT 1 FROM orders WHERE kind = :kind AND request_id = :request_id AND round = :round)
+    OR EXISTS (SELECT 1 FROM order_rejections WHERE kind = :kind AND request_id = :request_id AND round = :round);
 
 -- name: server_prices
 -- record_class: ServerPrice
@@ -33,12 +35,18 @@ ON CONFLICT (volume_type) DO UPDATE SET price_per_gib_month = excluded.price_per
 WHERE p.price_per_gib_month IS DISTINCT FROM excluded.price_per_gib_month
 RETURNING xmax = 0 AS added;
 
+-- name: next_customer_sequence$
+-- The number of the customer's next order; the counter stays locked until the order commits.
+INSERT INTO customer_sequences AS s (customer_id, last_sequence) VALUES (:customer_id, 1)
+ON CONFLICT (customer_id) DO UPDATE SET last_sequence = s.last_sequence + 1
+RETURNING last_sequence;
+
 -- name: insert_order!
 -- :order is the order.created data, whose fields are named like the columns.
-INSERT INTO orders (order_id, request_id, round, customer_id, cluster_id, usage_cycle_months,
-                    auto_renew, coupon_code, subtotal, discount, tax, total, currency, lines, kind, renewal_id)
-SELECT order_id, request_id, round, customer_id, cluster_id, usage_cycle_months,
-       auto_renew, coupon_code, subtotal, discount, tax, total, currency, lines, kind, renewal_id
+INSERT INTO orders (order_id, request_id, round, customer_id, cluster_id, usage_cycle_months, auto_renew,
+                    coupon_code, subtotal, discount, tax, total, currency, lines, kind, renewal_id, customer_sequence)
+SELECT order_id, request_id, round, customer_id, cluster_id, usage_cycle_months, auto_renew,
+       coupon_code, subtotal, discount, tax, total, currency, lines, kind, renewal_id, customer_sequence
 FROM jsonb_populate_record(NULL::orders, :order::jsonb);
 
 -- name: insert_rejection!

@@ -39,8 +39,9 @@ class Grace:
 
     @classmethod
     def of_days(cls, suspend_after_days: float, delete_after_days: float) -> "Grace":
-        """A resource due for deletion is suspended by then at the latest."""
-        suspend_after_days = min(suspend_after_days, delete_after_days)
+        """A resource is suspended before it is due for deletion (the settings refuse otherwise)."""
+        if suspend_after_days > delete_after_days:
+            raise ValueError(f"suspended after {suspend_after_days} days, later than deleted after {delete_after_days}")
         return cls(timedelta(days=suspend_after_days), timedelta(days=delete_after_days))
 
 

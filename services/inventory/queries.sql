@@ -331,9 +331,13 @@ WHERE :customer_id::text IS NULL OR customer_id = :customer_id ORDER BY cluster_
 
 -- name: cluster_billing
 -- record_class: ResourceBilling
--- state: poc while on trial, else where its paid period stands (active, expired, suspended, deletion_due).
+-- state: poc while on trial, else where its paid period stands (active, expired, suspended, deletion_due):
+-- expired as soon as paid_until has passed, while its renewal is in flight or before the sweep comes.
 SELECT resource_id, kind, billing, converting_request_id AS converting, usage_cycle_months, auto_renew, paid_until,
-       CASE WHEN billing = 'poc' THEN 'poc' ELSE lifecycle_stage END AS state, renewing_id AS renewing
+       CASE WHEN billing = 'poc' THEN 'poc'
+            WHEN lifecycle_stage = 'active' AND paid_until <= now() THEN 'expired'
+            ELSE lifecycle_stage END AS state,
+       renewing_id AS renewing
 FROM resources WHERE cluster_id = :cluster_id AND deleted_at IS NULL ORDER BY kind, resource_id;
 
 -- Operators' views (`stoppoc conversions`): read only.

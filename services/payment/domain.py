@@ -109,7 +109,7 @@ def wait_deadline(now: datetime, wait_seconds: float) -> datetime | None:
 
 
 def resolve_waits(balance: int, waiting: Iterable[Waiting], now: datetime) -> list[tuple[str, Settlement]]:
-    """What becomes of a customer's waiting orders, taken in the order they came (oldest first):
+    """What becomes of a customer's waiting orders, taken in the order they were created (oldest first):
     one the balance covers is settled; one past its deadline that it does not cover fails; the
     first one still in time that it does not cover blocks the ones behind it, which then can
     only fail at their own deadline, never settle ahead of it. Orders not named keep waiting."""

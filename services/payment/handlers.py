@@ -1,23 +1,18 @@
 """Payment: settles orders from the customer's credit wallet, lets an order the wallet cannot
 cover wait for a top-up, takes wallet credits and refunds, and tells a quote what the wallet holds."""
 
-from stoppoc.contract.base import OrderKind, Rejection
+from stoppoc.contract.base import Rejection
 from stoppoc.contract.commands import WalletCredit
 from stoppoc.contract.events import OrderCreated, WalletCredited, WalletCreditRejected
 from stoppoc.contract.replies import QuoteFund, StopPocQuoted
-from stoppoc.services.payment import domain, settlement
+from stoppoc.services.payment import domain, ordering, settlement
 from stoppoc.services.payment.queries import LedgerReference, LockedWallet, RefundedPayment
-from stoppoc.services.payment.settlement import INSUFFICIENT_FUNDS, Payment
 from stoppoc.shared.handlers import HandlerRegistry, Reply
 from stoppoc.shared.ids import derived_id
 from stoppoc.shared.unit_of_work import UnitOfWork
 
 registry = HandlerRegistry()
 REFERENCE_CONFLICT = "reference_conflict"
-
-
-def payment_id_for(order_id: str) -> str:
-    return derived_id("payment", order_id)
 
 
 @registry.on("payment.wallet.credit")
@@ -95,26 +90,13 @@ async def pay_order(order: OrderCreated, uow: UnitOfWork) -> None:
     wallet: LockedWallet = await uow.q.lock_wallet(customer_id=order.customer_id)
     if await uow.q.payment_status(order_id=order.order_id):
         return  # the order was settled, failed or is waiting for funds already
-    payment = Payment.of_order(order, payment_id_for(order.order_id))
-    balance, now = wallet.balance, wallet.now
+    if not await ordering.its_turn(uow, order):
+        await ordering.hold(uow, order)  # decided right after its predecessor
+        return
     # Waits that are over are decided first, so that they hold up nothing behind them.
-    balance = await settlement.decide_waits(uow, order.customer_id, balance, now)
-    # Never settled while an older order waits: what waits is more than the balance (or a
-    # credit would have settled the first of them), so the reserve leaves nothing for this one.
-    reserved = await uow.q.reserved_for_waits(customer_id=order.customer_id)
-    outcome = domain.settle_at_once(balance, reserved, order.total)
-    wait_until = domain.wait_deadline(now, uow.settings.funds_wait_seconds)
-    if outcome.settled:
-        await settlement.record(uow, payment, "settled", outcome.balance_after)
-        await settlement.settle(uow, payment, outcome.balance_after, now)
-    elif order.kind is OrderKind.CONVERSION and wait_until:
-        # Not covered, or older orders wait for funds: it waits behind them.
-        await settlement.record(uow, payment, "awaiting_funds", balance, wait_until=wait_until)
-        await settlement.announce_wait(uow, payment, outcome, wait_until)
-    else:
-        # A renewal never waits: credit only, at once.
-        await settlement.record(uow, payment, "failed", balance, reason=INSUFFICIENT_FUNDS)
-        await settlement.announce_failure(uow, payment, outcome, reserved)
+    balance = await settlement.decide_waits(uow, order.customer_id, wallet.balance, wallet.now)
+    balance = await ordering.decide(uow, order, balance, wallet.now)
+    await ordering.decide_held_behind(uow, order.customer_id, balance, wallet.now)
 
 
 @registry.query("payment.quote.fund")

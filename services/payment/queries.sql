@@ -82,6 +82,49 @@ ORDER BY customer_id
 LIMIT :batch_size
 FOR UPDATE SKIP LOCKED;
 
+-- name: recorded_sequence$
+-- The highest customer_sequence decided for the customer (0: none). Read under the wallet lock.
+SELECT recorded_sequence FROM wallets WHERE customer_id = :customer_id;
+
+-- name: record_sequence!
+UPDATE wallets SET recorded_sequence = greatest(recorded_sequence, :customer_sequence)
+WHERE customer_id = :customer_id;
+
+-- name: hold_order!
+-- An order that came before its predecessor; a copy of one held already changes nothing.
+INSERT INTO held_orders (order_id, customer_id, customer_sequence, order_data)
+VALUES (:order_id, :customer_id, :customer_sequence, :order_data)
+ON CONFLICT (order_id) DO NOTHING;
+
+-- name: take_next_held_order$
+-- The held order whose predecessor is decided now, taken out to be decided; NULL: none.
+DELETE FROM held_orders WHERE order_id = (
+    SELECT h.order_id FROM held_orders h JOIN wallets w USING (customer_id)
+    WHERE h.customer_id = :customer_id AND h.customer_sequence <= w.recorded_sequence + 1
+    ORDER BY h.customer_sequence LIMIT 1)
+RETURNING order_data;
+
+-- name: take_first_held_order_past_gap$
+-- When one of the customer's held orders has waited :gap_seconds for a predecessor, the first
+-- of them (lowest sequence) is taken out to be decided without it; NULL: none waited that long.
+DELETE FROM held_orders WHERE order_id = (
+    SELECT order_id FROM held_orders WHERE customer_id = :customer_id
+      AND EXISTS (SELECT 1 FROM held_orders WHERE customer_id = :customer_id
+                  AND held_at <= now() - make_interval(secs => :gap_seconds::float8))
+    ORDER BY customer_sequence LIMIT 1)
+RETURNING order_data;
+
+-- name: claim_wallets_with_held_orders_past_gap
+-- record_class: WalletBalance
+-- Wallets whose customer has an order held :gap_seconds for its predecessor; one locked by a
+-- handler right now is skipped (the next sweep finds it).
+SELECT customer_id, balance FROM wallets
+WHERE customer_id IN (SELECT customer_id FROM held_orders
+                      WHERE held_at <= now() - make_interval(secs => :gap_seconds::float8))
+ORDER BY customer_id
+LIMIT :batch_size
+FOR UPDATE SKIP LOCKED;
+
 -- name: wallet_balance$
 SELECT balance FROM wallets WHERE customer_id = :customer_id;
 

@@ -85,6 +85,7 @@ class ServiceProcesses:
             "STOPPOC_PREFETCH": str(self.settings.prefetch),
             "STOPPOC_SWEEP_SECONDS": str(self.settings.sweep_seconds),
             "STOPPOC_FUNDS_WAIT_SECONDS": str(self.settings.funds_wait_seconds),
+            "STOPPOC_ORDER_GAP_SECONDS": str(self.settings.order_gap_seconds),
             "STOPPOC_SUSPEND_AFTER_DAYS": str(self.settings.suspend_after_days),
             "STOPPOC_DELETE_AFTER_DAYS": str(self.settings.delete_after_days),
             "STOPPOC_RENEWAL_REMINDER_DAYS": json.dumps(self.settings.renewal_reminder_days),

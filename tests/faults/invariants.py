@@ -94,6 +94,9 @@ def check_all(plan: Plan, client: ContractClient, evidence: Evidence) -> Audit:
     for check in (
         outcomes,
         expected_outcomes,
+        subsets,
+        conflicting_credits,
+        creation_order,
         clusters,
         orders,
         charges,
@@ -138,6 +141,14 @@ def expected_outcomes(audit: Audit, plan: Plan, client: ContractClient, evidence
             audit.check(got[0] == "stop_poc.failed" and got[1] in COUPON_REASONS, f"{conversion.request_id}: {got}")
         elif conversion.twist == "cycle":
             audit.check(got == ("stop_poc.failed", "invalid_usage_cycle"), f"{conversion.request_id}: {got}")
+        elif conversion.twist == "price_changed":
+            audit.check(got == ("stop_poc.failed", "price_changed"), f"{conversion.request_id}: {got}")
+        elif conversion.twist == "subset":
+            # The rest of the cluster stays POC: the conversion completes, it never stops the cluster.
+            paid = got == ("stop_poc.completed", None)
+            unpaid = got == ("stop_poc.failed", "insufficient_funds")
+            expected = {"rich": paid, "broke": unpaid}.get(funding, paid or unpaid)
+            audit.check(expected, f"{conversion.request_id} (a subset, {funding}): {got}")
         elif conversion.second:
             pair = sorted([got, outcome(conversion.second["request_id"])], key=lambda o: o[0] != "stop_poc.rejected")
             pressed_again = pair[0][0] == "stop_poc.rejected" and pair[0][1] in PRESSED_AGAIN
@@ -155,6 +166,59 @@ def expected_outcomes(audit: Audit, plan: Plan, client: ContractClient, evidence
                 got[0] == "cluster.poc_stopped" or got == ("stop_poc.failed", "insufficient_funds") or partly,
                 f"{conversion.request_id} (partly funded): {got}",
             )
+
+
+def subsets(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence) -> None:
+    """A subset converts what was confirmed, or nothing: the rest is never charged nor made real."""
+    for conversion in plan.conversions:
+        confirmed = conversion.request.get("resource_ids")
+        if confirmed is None:
+            continue
+        rest = set(conversion.cluster.convertible_ids) - set(confirmed)
+        request_id = conversion.request_id
+        charged = {
+            line["resource_id"]
+            for payment in evidence.payments.values()
+            if payment["request_id"] == request_id
+            for line in json.loads(payment["lines"])
+        }
+        audit.check(not charged & rest, f"{request_id}: charged {sorted(charged & rest)}, never confirmed")
+        converted = {rid for rid in rest if evidence.resources[rid]["converted_request_id"] == request_id}
+        audit.check(not converted, f"{request_id}: made {sorted(converted)} real, never confirmed")
+        final = (client.outcomes.get(request_id) or [None])[0]
+        if final is not None and final.routing_key == "stop_poc.completed":
+            audit.check(
+                set(final.data["converted_resource_ids"]) == set(confirmed)
+                and rest <= set(final.data["poc_remaining_resource_ids"]),
+                f"{request_id}: completed with {final.data['converted_resource_ids']} of {confirmed}",
+            )
+
+
+def conflicting_credits(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence) -> None:
+    """A credit reusing a reference already credited is refused, said once, and credits nothing
+    (the wallets check finds each customer's credits to be exactly their own top-ups)."""
+    refused = Counter(
+        (e.data["customer_id"], e.data["amount"], e.data["reference"], e.data["reason"])
+        for e in evidence.events["wallet.credit_rejected"]
+        if e.data["reason"] == "reference_conflict"
+    )
+    for customer in plan.customers.values():
+        for credit in customer.conflicting_credits:
+            key = (credit["customer_id"], credit["amount"], credit["reference"], "reference_conflict")
+            audit.check(refused[key] == 1, f"conflicting credit {credit}: refused {refused[key]} times")
+    expected = sum(len(c.conflicting_credits) for c in plan.customers.values())
+    audit.check(sum(refused.values()) == expected, f"{sum(refused.values())} credits refused, {expected} sent to be")
+
+
+def creation_order(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence) -> None:
+    """Payment decided each customer's orders in the order checkout created them."""
+    decided = defaultdict(list)
+    for payment in sorted(evidence.payments.values(), key=lambda p: p["seq"]):
+        order = evidence.orders.get(payment["order_id"])
+        if order is not None and order["customer_sequence"] is not None:
+            decided[payment["customer_id"]].append(order["customer_sequence"])
+    for customer_id, sequences in decided.items():
+        audit.check(sequences == sorted(sequences), f"{customer_id}: orders decided in the order {sequences}")
 
 
 def clusters(audit: Audit, plan: Plan, client: ContractClient, evidence: Evidence) -> None:

@@ -4,8 +4,10 @@ Customers own several clusters each; their wallets are funded for all of their c
 (rich), about half (partial) or none (broke). Among the requests: unknown coupon codes and
 usage cycles not offered (checkout rejects them with a reason), the same request sent twice
 (same request id) and the same message published twice (same message id), a second press on a
-cluster in flight, resources deleted and nodes joining while a conversion is in flight, and
-poison messages (a body that is not JSON, not a CloudEvent, data of the wrong types, an unknown
+cluster in flight, resources deleted and nodes joining while a conversion is in flight, a subset
+of the cluster confirmed (`resource_ids`), the total the portal showed (`expected_total`: exact,
+or one dong off), credits that reuse a reference already credited (another customer, or another
+amount: refused), and poison messages (a body that is not JSON, not a CloudEvent, data of the wrong types, an unknown
 type), each of which must end in one service's dead-letter queue with its reason.
 """
 
@@ -59,7 +61,7 @@ class Conversion:
     request: dict
     cluster: SampleCluster
     # What is special about it: "" (nothing), "coupon", "cycle", "same_request", "same_message",
-    # "second_press", "deletion", "joiner".
+    # "second_press", "deletion", "joiner", "subset", "expected_total", "price_changed".
     twist: str = ""
     # The other request of a second press on the same cluster.
     second: dict | None = None
@@ -86,6 +88,8 @@ class Customer:
     funding: str  # "rich", "partial" or "broke"
     credits: list[dict] = field(default_factory=list)  # distinct references
     duplicate_credits: list[dict] = field(default_factory=list)  # sent again, same reference
+    # Sent once the credit whose reference they reuse is in: each refused with reference_conflict.
+    conflicting_credits: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -114,7 +118,9 @@ class Plan:
     def commands(self) -> int:
         """Commands and poison messages the plan sends (duplicates included)."""
         registrations = sum(1 + len(c.cluster.resources) for c in self.conversions)
-        credits = sum(len(c.credits) + len(c.duplicate_credits) for c in self.customers.values())
+        credits = sum(
+            len(c.credits) + len(c.duplicate_credits) + len(c.conflicting_credits) for c in self.customers.values()
+        )
         twists = sum(
             c.twist in ("same_request", "same_message", "second_press", "deletion", "joiner") for c in self.conversions
         )
@@ -131,6 +137,8 @@ TWISTS = (
     ("deletion", 0.08),
     ("joiner", 0.05),
 )
+# Given to plain conversions, a few of each in every plan (the small fault test's too).
+CONSENT_TWISTS = ("subset", "expected_total", "price_changed")
 
 
 def plan(conversions: int, seed: int, catalog: Catalog, seconds: float = 20.0) -> Plan:
@@ -144,10 +152,12 @@ def plan(conversions: int, seed: int, catalog: Catalog, seconds: float = 20.0) -
         customers[customer_id] = Customer(customer_id, funding)
         for _ in range(min(rng.randint(2, 4), conversions - len(planned))):
             planned.append(_conversion(rng, customer_id, len(planned) + 1))
+    _consent(rng, planned, catalog)
     renewals = [case for c in customers if (case := plan_case(rng, c, seconds))]
     for customer in customers.values():
         owned = [c for c in planned if c.cluster.customer_id == customer.customer_id]
         _fund(rng, customer, owned, [r for r in renewals if r.customer_id == customer.customer_id], catalog)
+    _conflict(rng, list(customers.values()))
     kinds = [*POISON_KINDS, *rng.choices(POISON_KINDS, k=max(0, conversions // 20 - len(POISON_KINDS)))]
     poison = [_poison(kind, f"poison-{seed}-{i}") for i, kind in enumerate(kinds, 1)]
     return Plan(customers, planned, poison, renewals)
@@ -197,6 +207,25 @@ def _conversion(rng: random.Random, customer_id: str, number: int) -> Conversion
     return conversion
 
 
+def _consent(rng: random.Random, planned: list[Conversion], catalog: Catalog) -> None:
+    """A few plain conversions confirm a subset of their cluster, or the total the portal showed:
+    exact, or one dong off (the catalog changed in between: refused as price_changed)."""
+    plain = [c for c in planned if not c.twist]
+    each = min(max(1, len(planned) // 15), len(plain) // len(CONSENT_TWISTS))
+    chosen = rng.sample(plain, each * len(CONSENT_TWISTS))
+    for n, conversion in enumerate(chosen):
+        conversion.twist = CONSENT_TWISTS[n % len(CONSENT_TWISTS)]
+        request, cluster = conversion.request, conversion.cluster
+        if conversion.twist == "subset":
+            ids = cluster.convertible_ids  # a server and its boot volume at least
+            request["resource_ids"] = sorted(rng.sample(ids, rng.randint(1, len(ids) - 1)))
+        else:
+            # One month, no coupon: the total is the catalog's price.
+            request["usage_cycle_months"] = 1
+            request["expected_total"] = catalog.most([*cluster.servers, *cluster.volumes], 1)
+            request["expected_total"] -= conversion.twist == "price_changed"
+
+
 def _fund(
     rng: random.Random, customer: Customer, conversions: list[Conversion], renewals: list[RenewalCase], catalog: Catalog
 ) -> None:
@@ -217,6 +246,19 @@ def _fund(
     ]
     if rng.random() < 0.3:  # a retried top-up: the same reference credits once
         customer.duplicate_credits = [dict(rng.choice(customer.credits))]
+
+
+def _conflict(rng: random.Random, customers: list[Customer]) -> None:
+    """A few customers send a credit whose reference a credit used already: one of their own,
+    for another amount, or another customer's, for the same amount."""
+    for n, customer in enumerate(rng.sample(customers, min(len(customers), 2 * max(1, len(customers) // 6)))):
+        others = [c for c in customers if c is not customer]
+        owner = customer if n % 2 == 0 or not others else rng.choice(others)
+        used = rng.choice(owner.credits)
+        amount = used["amount"] + 1 if owner is customer else used["amount"]
+        customer.conflicting_credits.append(
+            {"customer_id": customer.customer_id, "amount": amount, "reference": used["reference"]}
+        )
 
 
 def _envelope(routing_key: str, data: dict, message_id: str) -> bytes:
@@ -308,6 +350,7 @@ class Sender:
         """Every stop request with its twist, and the poison, spread over about ``seconds``,
         so that faults land while conversions are in flight."""
         actions = [self._conversion(c) for c in plan_.conversions] + [self._poison(p) for p in plan_.poison]
+        actions += [self._conflicting(c) for customer in plan_.customers.values() for c in customer.conflicting_credits]
         actions += [self._renewals.register(case) for case in plan_.renewals]
         self.rng.shuffle(actions)
         gap = seconds / len(actions)
@@ -329,6 +372,16 @@ class Sender:
             self._later(self.client.send("inventory.resource.delete", {"resource_id": doomed}))
         elif conversion.twist == "joiner":
             self._later(self.client.send("inventory.resource.upsert", conversion.joiner))
+
+    async def _conflicting(self, credit: dict) -> None:
+        """After the credit whose reference it reuses is in (else that one would be refused)."""
+        reference = credit["reference"]
+
+        async def once_credited() -> None:
+            await self.client.wait_for("wallet.credited", lambda d: d["reference"] == reference, timeout=120)
+            await self.client.send("payment.wallet.credit", credit)
+
+        self._background.append(asyncio.create_task(once_credited()))
 
     async def _poison(self, poison: Poison) -> None:
         exchange = {"commands": self.client.names.commands, "events": self.client.names.events}[poison.exchange]

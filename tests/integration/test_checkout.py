@@ -121,3 +121,17 @@ async def test_copies_of_a_round_handled_at_once_decide_once(settings, client, d
 
     assert await database.fetchval("SELECT count(*) FROM checkout.order_rejections") == 1
     assert await database.fetchval("SELECT count(*) FROM checkout.outbox WHERE routing_key = 'order.rejected'") == 1
+
+
+async def test_each_customers_orders_are_numbered_as_created_and_rejections_take_no_number(settings, client, database):
+    first, rejected, second = requested(), requested(coupon_code="UNKNOWN"), requested()
+    other = requested(customer_id="cus-2")
+    async with running(settings.model_copy(update={"prefetch": 1}), "checkout"):  # one at a time: in this order
+        for data in (first, rejected, second, other):
+            await publish_event(client, "stop_poc.requested", data)
+        await client.wait_for("order.created", for_request(other["request_id"]))
+
+    numbers = {e.data["request_id"]: e.data["customer_sequence"] for e in client.seen("order.created")}
+    assert numbers == {first["request_id"]: 1, second["request_id"]: 2, other["request_id"]: 1}
+    stored = await database.fetch("SELECT request_id, customer_sequence FROM checkout.orders")
+    assert {row["request_id"]: row["customer_sequence"] for row in stored} == numbers

@@ -99,3 +99,26 @@ async def test_a_renewal_is_priced_like_a_round_without_a_coupon_and_its_order_s
     )
     kinds = await database.fetch("SELECT kind, renewal_id FROM checkout.orders ORDER BY created_at")
     assert [(row["kind"], row["renewal_id"]) for row in kinds] == [("renewal", renewal_id), ("conversion", None)]
+
+
+async def test_a_renewal_whose_id_a_stop_request_used_too_gets_its_own_order_once(settings, client, database):
+    shared_id = str(uuid.uuid4())  # a renewal by hand takes its request's id, whatever used it before
+    renewal = {
+        "renewal_id": shared_id,
+        "customer_id": "cus-1",
+        "cluster_id": "cl-1",
+        "usage_cycle_months": 1,
+        "resources": [BOOT],
+        "reason": "manual",
+    }
+    async with running(settings.model_copy(update={"prefetch": 1}), "checkout"):
+        conversion = await order_of(client, requested(request_id=shared_id, resources=[SERVER]))
+        copies = [await publish_event(client, "renewal.requested", renewal) for _ in range(2)]
+        renewed = (await client.wait_for("order.created", lambda d: d["kind"] == "renewal")).data
+        await wait_until(lambda: handled(database, "checkout", *(c.id for c in copies)), what="both copies handled")
+
+    assert renewed["request_id"] == conversion["request_id"] == shared_id
+    assert renewed["order_id"] != conversion["order_id"]
+    assert renewed["total"] == 60_000  # 20 GiB of ssd-standard for a month
+    rows = await database.fetch("SELECT kind FROM checkout.orders WHERE request_id = $1 ORDER BY kind", shared_id)
+    assert [row["kind"] for row in rows] == ["conversion", "renewal"]

@@ -1,6 +1,7 @@
 """Inventory's renewals against a real RabbitMQ and PostgreSQL, with checkout and payment played
 by the test: what a renewal's payment buys, and what it gives back."""
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -9,6 +10,7 @@ import pytest
 
 from tests.contract_data import SampleCluster, handled, publish_event, server, unique_id, volume, wait_until
 from tests.infrastructure import running
+from tests.integration.test_checkout_cli import stoppoc
 
 pytestmark = pytest.mark.integration
 
@@ -149,3 +151,84 @@ async def test_a_renewal_whose_resources_are_all_gone_when_paid_fails_and_is_ref
     assert sorted(r["reference"] for r in await refunds(database)) == sorted(
         f"refund:{payment['payment_id']}:{rid}" for rid in payment["resource_ids"]
     )
+
+
+async def test_clusters_show_has_a_resource_past_its_paid_until_expired_while_its_renewal_is_in_flight(
+    settings, client, database
+):
+    cluster = paid_cluster()
+    async with running(settings, "inventory"):
+        await cluster.register(client)
+        renewal = (await client.wait_for("renewal.requested")).data  # not paid yet: nobody plays checkout
+        code, out, err = await stoppoc(settings, "clusters", "show", cluster.cluster_id, "--json")
+
+    assert code == 0, err
+    shown = json.loads(out)
+    assert {(r["state"], r["renewing"]) for r in shown} == {("expired", renewal["renewal_id"])}
+    stages = await database.fetch("SELECT DISTINCT lifecycle_stage FROM inventory.resources")
+    assert [row["lifecycle_stage"] for row in stages] == ["active"]  # the stage the sweep keeps meanwhile
+
+
+SECOND = 1 / 86_400  # a day's fraction: the lifecycle in seconds
+
+
+def cluster_paid_until(paid_until: datetime, auto_renew: bool = True) -> SampleCluster:
+    cluster = paid_cluster(auto_renew)
+    for resource in cluster.resources:
+        resource["paid_until"] = paid_until.isoformat()
+    return cluster
+
+
+async def test_a_failed_automatic_renewal_is_tried_again_each_retry_period_until_deletion_is_due(
+    settings, client, database
+):
+    lifecycle = {"renewal_retry_days": 0.5 * SECOND, "suspend_after_days": SECOND, "delete_after_days": 2 * SECOND}
+    now = datetime.now(UTC)
+    cluster = cluster_paid_until(now)
+    marker = cluster_paid_until(now + timedelta(seconds=4.5))  # renewed well after the deletion is due
+    answers: list[asyncio.Task] = []
+
+    def payment_fails(event) -> None:  # payment, always short of funds
+        if event.routing_key == "renewal.requested" and event.data["cluster_id"] == cluster.cluster_id:
+            answers.append(asyncio.create_task(publish_event(client, "payment.failed", unpaid(event.data))))
+
+    client.on_event(payment_fails)
+    async with running(settings.model_copy(update=lifecycle), "inventory"):
+        for each in (cluster, marker):
+            await each.register(client)
+        await client.wait_for("renewal.requested", lambda d: d["cluster_id"] == marker.cluster_id, timeout=20)
+        await asyncio.gather(*answers)
+
+    server = cluster.servers[0]["resource_id"]
+    events = [e for e in client.events if e.data.get("cluster_id") == cluster.cluster_id]
+    kinds = [e.routing_key for e in events]
+    deletion_due = next(
+        i for i, e in enumerate(events) if e.routing_key == "resource.deletion_due" and e.data["resource_id"] == server
+    )
+    attempts = [e.data["renewal_id"] for e in events[:deletion_due] if e.routing_key == "renewal.requested"]
+    assert len(attempts) >= 2 and len(set(attempts)) == len(attempts)  # the first, then retries, each its own
+    assert kinds.count("renewal.failed") == len(attempts)
+    assert "renewal.requested" not in kinds[deletion_due:]  # no retry once deletion is due
+
+
+async def test_a_resource_registered_past_several_reminders_gets_only_the_closest_then_the_next_in_time(
+    settings, client
+):
+    offsets = {"renewal_reminder_days": [10 * SECOND, 5 * SECOND, 3 * SECOND]}
+    now = datetime.now(UTC)
+    late = cluster_paid_until(now + timedelta(seconds=2), auto_renew=False)  # 10, 5 and 3 s passed
+    marker = cluster_paid_until(now + timedelta(seconds=4.5), auto_renew=False)  # 10 and 5 s passed
+    marked = marker.servers[0]["resource_id"]
+    async with running(settings.model_copy(update=offsets), "inventory"):
+        for each in (late, marker):
+            await each.register(client)
+        await client.wait_for(
+            "resource.expiring", lambda d: d["resource_id"] == marked and round(d["days_left"] / SECOND) == 3
+        )
+
+    def reminders(resource_id: str) -> list[int]:
+        seen = client.seen("resource.expiring", lambda d: d["resource_id"] == resource_id)
+        return [round(e.data["days_left"] / SECOND) for e in seen]
+
+    assert reminders(late.servers[0]["resource_id"]) == [3]
+    assert reminders(marked) == [5, 3]

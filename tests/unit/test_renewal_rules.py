@@ -1,12 +1,16 @@
 """A real resource's paid period, without infrastructure: renewals and the stages after paid_until."""
 
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from stoppoc.services.inventory import billing
 from stoppoc.services.inventory.billing import Stage
+from stoppoc.shared.settings import Settings
 
 PAID_UNTIL = datetime(2026, 3, 31, 12, tzinfo=UTC)
 GRACE = billing.Grace.of_days(15, 30)
@@ -113,7 +117,35 @@ def test_only_offered_cycles_may_be_chosen():
     assert billing.check_cycle(2, {1: 0, 3: 0}).reason == "invalid_usage_cycle"
 
 
-def test_a_deletion_set_before_the_suspension_suspends_by_then():
-    grace = billing.Grace.of_days(15, 2)
-    assert grace.suspend_after == grace.delete_after == timedelta(days=2)
+def test_a_deletion_due_with_the_suspension_comes_right_after_it():
+    grace = billing.Grace.of_days(2, 2)
     assert billing.stages_due(Stage.EXPIRED, PAID_UNTIL, days_after(3), grace) == [Stage.SUSPENDED, Stage.DELETION_DUE]
+    with pytest.raises(ValueError, match="later than deleted"):
+        billing.Grace.of_days(15, 2)
+
+
+def test_a_suspension_set_after_the_deletion_is_a_configuration_error(monkeypatch):
+    monkeypatch.setenv("STOPPOC_SUSPEND_AFTER_DAYS", "40")
+    with pytest.raises(ValidationError, match=r"STOPPOC_SUSPEND_AFTER_DAYS .* is after STOPPOC_DELETE_AFTER_DAYS"):
+        Settings()
+    done = subprocess.run(
+        [sys.executable, "-m", "stoppoc.cli", "dlq", "list", "payment"],
+        env={"STOPPOC_SUSPEND_AFTER_DAYS": "40", "STOPPOC_DELETE_AFTER_DAYS": "30", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("stoppoc: bad configuration:") and "STOPPOC_SUSPEND_AFTER_DAYS" in done.stderr
+
+
+@pytest.mark.parametrize("given", ["7,3,1", " 7, 3 ,1 ", "[7, 3, 1]", "7,3,1,"])
+def test_reminder_days_are_json_or_comma_separated(monkeypatch, given):
+    monkeypatch.setenv("STOPPOC_RENEWAL_REMINDER_DAYS", given)
+    assert Settings().renewal_reminder_days == [7, 3, 1]
+
+
+def test_reminder_days_that_are_not_numbers_are_refused(monkeypatch):
+    monkeypatch.setenv("STOPPOC_RENEWAL_REMINDER_DAYS", "7,three")
+    with pytest.raises(ValidationError, match="renewal_reminder_days"):
+        Settings()

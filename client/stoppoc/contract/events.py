@@ -86,6 +86,9 @@ class OrderCreated(Message):
     # Added: what the order pays for.
     kind: OrderKind = OrderKind.CONVERSION
     renewal_id: Id | None = None
+    # Added: the order's place among its customer's orders (1, 2, ... with no gap, in the order
+    # checkout created them); payment settles them in that order. None: settled as it comes.
+    customer_sequence: int | None = Field(default=None, ge=1)
 
 
 class OrderRejected(Message):
