@@ -196,5 +196,25 @@ async def test_headers_nested_as_deep_as_a_frame_holds_are_dead_lettered_at_once
     assert left == {"not-json"}
 
 
+async def test_replay_refuses_dead_letters_their_queue_service_does_not_consume(settings, client, names):
+    letters = {
+        "genuine": dead_letter_of(names, "payment", "payment.wallet.credit"),
+        "other-key": dead_letter_of(names, "payment", "inventory.stop_poc.request"),
+        "other-service": dead_letter_of(names, "payment", "payment.wallet.credit", **{"x-stoppoc-service": "checkout"}),
+    }
+    for message_id, headers in letters.items():
+        await client.publish(
+            names.dlx, names.queue("payment"), credit_envelope(message_id), message_id=message_id, headers=headers
+        )
+
+    replayed = await stoppoc(settings, "dlq", "replay", "payment", "--all")
+
+    assert replayed.code == 1 and "1 replayed" in replayed.out and "2 refused" in replayed.err
+    assert "refused other-key: payment does not consume 'inventory.stop_poc.request'" in replayed.out
+    assert "refused other-service: x-stoppoc-service is 'checkout'" in replayed.out
+    assert await queued_ids(settings.amqp_url, names.dead_letter_queue("payment")) == {"other-key", "other-service"}
+    assert await queued_ids(settings.amqp_url, names.queue("payment")) == {"genuine"}
+
+
 async def has(settings, queue_name: str, count: int) -> bool:
     return await depth(settings.amqp_url, queue_name) == count
