@@ -222,6 +222,8 @@ def purge_dead_letters(service: str, ids: tuple[str, ...], everything: bool, yes
         click.echo(f"{queue} is empty")
         return
     if not yes:
+        for letter in present:
+            click.echo(f"{letter.id}  {letter.type or letter.body.describe()}  {letter.error}")
         click.confirm(f"Remove {len(present)} dead letters from {queue} for good?", abort=True)
     # Only those seen and agreed to: a message dead-lettered since is left for another look.
     agreed = {letter.id for letter in present}

@@ -82,6 +82,9 @@ async def test_every_dead_letter_command_reads_any_body_and_handles_the_rest_of_
     assert credited.data["balance_after"] == 70_000
 
     assert declined.code == 1 and "Remove 4 dead letters" in declined.out
+    listed_first = declined.out.split("Remove")[0].splitlines()  # what it would remove, before asking
+    assert sorted(line.split()[0] for line in listed_first) == sorted(POISON)
+    assert all(line.endswith(rows[line.split()[0]]["error"]) for line in listed_first)
     assert purged.code == 0 and "2 purged" in purged.out
     assert sorted(row["id"] for row in left.json()) == ["not-json", "not-utf8"]
 
