@@ -219,5 +219,14 @@ async def test_replay_refuses_dead_letters_their_queue_service_does_not_consume(
     assert await queued_ids(settings.amqp_url, names.queue("payment")) == {"genuine"}
 
 
+async def test_a_broker_that_refuses_the_virtual_host_is_unreachable_in_one_line(settings):
+    refused = settings.model_copy(update={"amqp_url": settings.amqp_url.rstrip("/") + "/no-such-vhost"})
+    # The two ways the CLI connects: its own (dlq, status, settlements) and the portal client's.
+    for command in (("dlq", "list"), ("quote", "--customer", "c", "--cluster", "k", "--cycle", "3")):
+        ran = await stoppoc(refused, *command)
+        assert ran.code == 3, (command, ran.err)
+        assert ran.err.startswith("stoppoc: cannot reach RabbitMQ at ") and len(ran.err.splitlines()) == 1, ran.err
+
+
 async def has(settings, queue_name: str, count: int) -> bool:
     return await depth(settings.amqp_url, queue_name) == count
