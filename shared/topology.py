@@ -145,7 +145,9 @@ class QueueOptions:
         return arguments
 
     def dead_letter_queue(self) -> dict[str, Any]:
-        # No delivery limit here: listing dead letters hands them back, which must cost nothing.
+        # No delivery limit here: listing dead letters hands them back, which must cost nothing. Not
+        # x-delivery-limit -1 either: 4.x reads it as no limit, but 3.x as 0 (a dead letter dropped at
+        # the first look); 4.x's default of 20 is lifted by a policy (docs/operations.md).
         return {"x-queue-type": "quorum"} if self.type == "quorum" else {}
 
 
