@@ -16,8 +16,9 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 from aiormq.exceptions import ChannelNotFoundEntity, DeliveryError
 
 from stoppoc.cli.letters import DeadLetter
+from stoppoc.client.connecting import CANNOT_CONNECT, broker_unreachable
 from stoppoc.contract.envelope import utc_now
-from stoppoc.contract.errors import unreachable
+from stoppoc.shared import amqp_tables
 from stoppoc.shared.dead_letters import REPLAYED_AT, without_verdict
 from stoppoc.shared.topology import Names
 
@@ -33,10 +34,11 @@ class QueueDepth:
 
 @contextlib.asynccontextmanager
 async def connected(amqp_url: str) -> AsyncIterator[AbstractConnection]:
+    amqp_tables.install()  # a header nested too deep is read as its description, not recursed into
     try:
         connection = await aio_pika.connect(amqp_url)
-    except OSError as error:
-        raise unreachable("RabbitMQ", amqp_url, error) from error
+    except CANNOT_CONNECT as error:
+        raise broker_unreachable(amqp_url, error) from error
     async with connection:
         yield connection
 
@@ -124,7 +126,7 @@ async def _publish_again(channel: AbstractChannel, message: AbstractIncomingMess
         return "no x-stoppoc-original-routing-key: nowhere to replay it to"
     exchange = await channel.get_exchange(exchange_name, ensure=False) if exchange_name else channel.default_exchange
     # The old verdict goes; the replay is stamped, which gives it a fresh redelivery count.
-    headers = without_verdict(dict(message.headers or {}))
+    headers = amqp_tables.publishable(without_verdict(dict(message.headers or {})))
     headers[REPLAYED_AT] = utc_now().isoformat()
     try:
         await exchange.publish(

@@ -16,7 +16,7 @@ from stoppoc.cli.dead_letter_queues import Replayed, peek, peek_all, purge, repl
 from stoppoc.cli.letters import DeadLetter, age
 from stoppoc.cli.output import echo_json, json_option, show
 from stoppoc.contract.envelope import utc_now
-from stoppoc.services.registry import SERVICES
+from stoppoc.services.registry import SERVICES, definition
 from stoppoc.shared.retention import replay_horizon, sent_before
 from stoppoc.shared.settings import get_settings
 from stoppoc.shared.topology import Names
@@ -120,6 +120,22 @@ def show_dead_letter(service: str, message_id: str, as_json: bool) -> None:
         click.echo(f"({len(letters)} copies of this message are in the queue)")
 
 
+def forged(letter: DeadLetter, service: str, names: Names) -> str | None:
+    """Why a letter in ``service``'s dead-letter queue cannot be its own, or None. Any service may
+    publish to the dead-letter exchange (a direct exchange: no topic permissions), and a replay is
+    published as the operator, who may publish anything: only what the service itself consumes
+    goes out again."""
+    stamped_by = letter.headers.get("service")
+    if stamped_by != service:
+        return f"x-stoppoc-service is {stamped_by!r}, not {service!r}: it did not come from {service}"
+    exchange = str(letter.headers.get("original-exchange") or "")
+    routing_key = str(letter.headers.get("original-routing-key") or "")
+    kinds = {names.commands: "commands", names.events: "events"}
+    if exchange not in kinds or not definition(service).bindings.receives(kinds[exchange], routing_key):
+        return f"{service} does not consume {routing_key!r} from {exchange or '(default exchange)'!r}"
+    return None
+
+
 @dlq.command("replay")
 @service_argument
 @ids_option
@@ -131,7 +147,9 @@ def replay_dead_letters(
 ) -> None:
     """Publish dead letters again to their original exchange and routing key, then remove them.
 
-    Exit 1 when an --id is not in the queue or a message could not be replayed (it stays there).
+    Exit 1 when an --id is not in the queue or a message could not be replayed (it stays there). A
+    message the service does not consume (its routing key or x-stoppoc-service say another: a
+    forgery) is never replayed; it stays in the queue.
     """
     if sum((bool(ids), everything, reason is not None)) != 1:
         raise click.UsageError("give one of --id ID (one or more), --reason CODE or --all")
@@ -140,16 +158,23 @@ def replay_dead_letters(
     # dead letter stays in the queue for an operator to judge (docs/reliability.md#retention).
     horizon = replay_horizon(get_settings(), utc_now())
     too_old: set[str] = set()
+    refused: dict[str, str] = {}
+    names = _names()
 
     def chosen(letter: DeadLetter) -> bool:
         if not (everything or letter.id in wanted or letter.error == reason):
+            return False
+        if why := forged(letter, service, names):
+            refused[letter.id] = why
             return False
         if letter.body.readable and sent_before(letter.raw_body, horizon):
             too_old.add(letter.id)
             return False
         return True
 
-    done: list[Replayed] = _run(replay(get_settings().amqp_url, _names(), service, chosen, dry_run=dry_run))
+    done: list[Replayed] = _run(replay(get_settings().amqp_url, names, service, chosen, dry_run=dry_run))
+    for message_id, why in refused.items():
+        click.echo(f"refused {message_id}: {why}")
     verb = "would replay" if dry_run else "replayed"
     for item in done:
         letter = item.letter
@@ -160,11 +185,13 @@ def replay_dead_letters(
             click.echo(f"{verb} {letter.id} ({letter.type or letter.body.describe()}) to {where}")
     failed = [item for item in done if item.error]
     click.echo(f"{len(done) - len(failed)} {verb}" + (f", {len(failed)} not" if failed else ""))
-    missing = sorted(wanted - {item.letter.id for item in done} - too_old)
+    missing = sorted(wanted - {item.letter.id for item in done} - too_old - set(refused))
     if missing:
         fail(f"not in {_names().dead_letter_queue(service)}: {', '.join(missing)}")
     if failed:
         fail(f"{len(failed)} could not be replayed and stay in {_names().dead_letter_queue(service)}")
+    if refused:
+        fail(f"{len(refused)} refused (not {service}'s own) and stay in {names.dead_letter_queue(service)}")
     if too_old:
         fail(
             f"not replayed, sent before {horizon.isoformat()} (STOPPOC_INBOX_RETENTION_DAYS less a day): the "
@@ -195,6 +222,8 @@ def purge_dead_letters(service: str, ids: tuple[str, ...], everything: bool, yes
         click.echo(f"{queue} is empty")
         return
     if not yes:
+        for letter in present:
+            click.echo(f"{letter.id}  {letter.type or letter.body.describe()}  {letter.error}")
         click.confirm(f"Remove {len(present)} dead letters from {queue} for good?", abort=True)
     # Only those seen and agreed to: a message dead-lettered since is left for another look.
     agreed = {letter.id for letter in present}

@@ -1,5 +1,7 @@
 """The ``stoppoc`` group and its commands."""
 
+import logging
+
 import click
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
@@ -30,7 +32,8 @@ from stoppoc.shared.settings import get_settings
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """stoppoc: converts POC (free trial) clusters into paid ones.
 
     Configured from the environment: STOPPOC_AMQP_URL, STOPPOC_DATABASE_URL, STOPPOC_NAMESPACE.
@@ -41,6 +44,9 @@ def main() -> None:
         get_settings()  # a setting that cannot be read is a usage error, said once and clearly
     except (SettingsError, ValidationError) as error:
         fail(f"bad configuration: {error}", USAGE)
+    if ctx.invoked_subcommand != "run":
+        # aiormq logs a refused connection before raising it; the command says it once, in one line.
+        logging.getLogger("aiormq.connection").disabled = True
 
 
 for command in (

@@ -15,6 +15,7 @@ from faststream.rabbit.utils import RabbitClientProperties
 from yarl import URL
 
 from stoppoc.contract.errors import redact
+from stoppoc.shared import amqp_tables
 from stoppoc.shared.logging import get_logger
 
 # What a connection attempt to one address raises when that node is down or refuses us.
@@ -64,6 +65,7 @@ def failover_connection(urls: list[str]) -> type[FailoverConnection]:
 def service_broker(urls: list[str], connection_name: str, **kwargs: Any) -> RabbitBroker:
     """A FastStream broker connected to the first of ``urls`` that answers, failing over to the
     others. ``connection_name``: how operators find the connection (``rabbitmqctl list_connections``)."""
+    amqp_tables.install()  # a header nested too deep must not close the connection: it is dead-lettered
     broker = RabbitBroker(
         urls[0],
         # FastStream turns these into URL parameters, and aiormq takes the connection name from

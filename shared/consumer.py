@@ -14,7 +14,8 @@ larger of the two counts; its own delivery limit is the service's, a backstop it
 
 A database outage costs a message nothing: the attempt that failed is not counted, the consumer
 pauses and the message waits in hand until the database answers again (shared/availability.py).
-A body larger than ``STOPPOC_MAX_MESSAGE_BYTES`` is dead-lettered unread.
+A body larger than ``STOPPOC_MAX_MESSAGE_BYTES`` is dead-lettered unread, and so is a message
+whose headers nest deeper than ``amqp_tables.MAX_DEPTH`` (``unreadable_headers``).
 
 Every message is counted (shared/metrics.py) by routing key and outcome, and handled in a span
 of the conversion's trace (shared/tracing.py), whose id is bound in every log line.
@@ -36,8 +37,9 @@ from pydantic import BaseModel
 
 from stoppoc.contract import validate_data
 from stoppoc.contract.envelope import CONTENT_TYPE, Envelope, utc_now
-from stoppoc.contract.errors import InvalidData, MessageTooLarge, PermanentMessageError
+from stoppoc.contract.errors import InvalidData, MessageTooLarge, PermanentMessageError, UnreadableHeaders
 from stoppoc.shared import metrics, tracing
+from stoppoc.shared.amqp_tables import MAX_DEPTH, publishable, unreadable_in
 from stoppoc.shared.availability import DatabaseWatch
 from stoppoc.shared.dead_letters import REDELIVERY_LIMIT, REPLAYED_AT, DeadLetterReason, dead_letter_headers
 from stoppoc.shared.handlers import Forward, Handler, HandlerRegistry, Reply
@@ -175,6 +177,9 @@ class Consumer:
         if size > limit:
             detail = f"body of {size} bytes, over the limit of {limit} (STOPPOC_MAX_MESSAGE_BYTES); not read"
             return await self._dead_letter(message, DeadLetterReason(MessageTooLarge.code, detail, 1))
+        if unreadable := unreadable_in(message.raw_message.headers):
+            detail = f"headers nested deeper than {MAX_DEPTH} levels, not read: {', '.join(unreadable)}"
+            return await self._dead_letter(message, DeadLetterReason(UnreadableHeaders.code, detail, 1))
         try:
             if message.raw_message.redelivered:
                 metrics.REDELIVERIES.labels(self.service).inc()
@@ -321,7 +326,10 @@ class Consumer:
     async def _dead_letter(self, message: RabbitMessage, reason: DeadLetterReason) -> str:
         """Publish the message to the dead-letter queue with why; it is acknowledged after."""
         raw = message.raw_message
-        headers = {**(raw.headers or {}), **dead_letter_headers(self.service, reason, raw.exchange, raw.routing_key)}
+        # Copied as pamqp can encode them again; a header too deep to read went in as its description.
+        headers = publishable(
+            {**(raw.headers or {}), **dead_letter_headers(self.service, reason, raw.exchange, raw.routing_key)}
+        )
         self._log.error("message dead-lettered", error=reason.error, detail=reason.detail)
         await self._broker.publish(
             message.body,

@@ -26,9 +26,10 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, ExchangeType
 from aiormq.exceptions import ChannelPreconditionFailed
 
+from stoppoc.client.connecting import CANNOT_CONNECT, broker_unreachable
 from stoppoc.contract import COMMANDS, EVENTS
 from stoppoc.contract.envelope import Envelope
-from stoppoc.contract.errors import Misrouted, StopPocError, unreachable
+from stoppoc.contract.errors import Misrouted, StopPocError
 from stoppoc.shared.logging import get_logger
 
 
@@ -144,7 +145,9 @@ class QueueOptions:
         return arguments
 
     def dead_letter_queue(self) -> dict[str, Any]:
-        # No delivery limit here: listing dead letters hands them back, which must cost nothing.
+        # No delivery limit here: listing dead letters hands them back, which must cost nothing. Not
+        # x-delivery-limit -1 either: 4.x reads it as no limit, but 3.x as 0 (a dead letter dropped at
+        # the first look); 4.x's default of 20 is lifted by a policy (docs/operations.md).
         return {"x-queue-type": "quorum"} if self.type == "quorum" else {}
 
 
@@ -261,14 +264,14 @@ async def _declare_queue(
 
 async def connect_first(amqp_urls: Iterable[str]) -> aio_pika.abc.AbstractConnection:
     """A plain connection to the first broker address that answers."""
-    failure: tuple[str, OSError] | None = None
+    failure: tuple[str, BaseException] | None = None
     for url in amqp_urls:
         try:
             return await aio_pika.connect(url)
-        except OSError as error:
+        except CANNOT_CONNECT as error:
             failure = (url, error)
     assert failure is not None, "no broker address given"
-    raise unreachable("RabbitMQ", *failure) from failure[1]
+    raise broker_unreachable(*failure) from failure[1]
 
 
 async def declare_at(

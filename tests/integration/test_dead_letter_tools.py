@@ -2,11 +2,16 @@
 ``show``, ``replay`` and ``purge`` and ``stoppoc status``, run as an operator runs them (the CLI
 in a subprocess) while payment runs and dead-letters the poison itself."""
 
+import contextlib
+import sys
+
 import pytest
 
+from stoppoc.contract.envelope import new_envelope
+from stoppoc.shared.dead_letters import DeadLetterReason, dead_letter_headers
 from tests.cli import stoppoc
 from tests.contract_data import unique_id, wait_until
-from tests.faults.probes import depth, take_without_ack
+from tests.faults.probes import depth, queued_ids, take_without_ack
 from tests.infrastructure import running
 
 pytestmark = pytest.mark.integration
@@ -77,6 +82,9 @@ async def test_every_dead_letter_command_reads_any_body_and_handles_the_rest_of_
     assert credited.data["balance_after"] == 70_000
 
     assert declined.code == 1 and "Remove 4 dead letters" in declined.out
+    listed_first = declined.out.split("Remove")[0].splitlines()  # what it would remove, before asking
+    assert sorted(line.split()[0] for line in listed_first) == sorted(POISON)
+    assert all(line.endswith(rows[line.split()[0]]["error"]) for line in listed_first)
     assert purged.code == 0 and "2 purged" in purged.out
     assert sorted(row["id"] for row in left.json()) == ["not-json", "not-utf8"]
 
@@ -101,6 +109,123 @@ async def test_dead_letter_commands_say_what_they_could_not_find_and_need_a_choi
     assert missing_purge.code == 1 and "no-such-id" in missing_purge.err
     assert both.code == 2 and neither.code == 2 and "--reason" in neither.err
     assert elsewhere.code == 1 and "STOPPOC_NAMESPACE" in elsewhere.err
+
+
+# As deep as one content-header frame holds (frame_max 131,072 bytes; 6 bytes a level).
+FRAME_DEEP = 21_000
+
+
+def nested_table(levels: int) -> dict:
+    table: dict = {}
+    for _ in range(levels):
+        table = {"": table}
+    return table
+
+
+@contextlib.contextmanager
+def recursion_room():
+    """pamqp encodes a table by recursion: this test's publisher needs the room, the services do not."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(4 * FRAME_DEEP)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def dead_letter_of(names, service: str, routing_key: str, **overrides) -> dict:
+    reason = DeadLetterReason("handler_error", "it failed", 3)
+    return {**dead_letter_headers(service, reason, names.commands, routing_key), **overrides}
+
+
+def credit_envelope(reference: str) -> bytes:
+    data = {"customer_id": unique_id("customer"), "amount": 10_000, "reference": reference}
+    return new_envelope("payment.wallet.credit", data, source="/tests/portal", message_id=reference).to_json()
+
+
+async def test_headers_nested_as_deep_as_a_frame_holds_are_dead_lettered_at_once_and_read_by_every_command(
+    settings, client, names
+):
+    dlq = names.dead_letter_queue("payment")
+    credit = {"customer_id": unique_id("customer"), "amount": 50_000, "reference": unique_id("topup")}
+    async with running(settings, "payment"):
+        with recursion_room():
+            await client.publish(
+                names.commands,
+                "payment.wallet.credit",
+                b"{}",
+                message_id="deep",
+                headers={"x-deep": nested_table(FRAME_DEEP)},
+            )
+            # As a rogue service could put it there: the dead-letter queue holds it as it came. Ten
+            # times deeper than pamqp could read; not frame-deep, which the broker takes ~2 s to hand
+            # out on every look (tests/unit/test_amqp_tables.py reads a frame-deep one).
+            deep_letter = dead_letter_of(names, "payment", "payment.wallet.credit", **{"x-deep": nested_table(3_000)})
+            await client.publish(
+                names.dlx,
+                names.queue("payment"),
+                credit_envelope("deep-letter"),
+                message_id="deep-letter",
+                headers=deep_letter,
+            )
+        await client.publish(
+            names.dlx,
+            names.queue("payment"),
+            b"{not json",
+            message_id="not-json",
+            headers=dead_letter_of(names, "payment", "payment.wallet.credit"),
+        )
+        await client.send("payment.wallet.credit", credit)  # after the deep one: payment still consumes
+        await client.wait_for("wallet.credited", lambda d: d["reference"] == credit["reference"])
+        # Long before the broker's own delivery limit would (redelivered on each reconnect).
+        await wait_until(lambda: has(settings, dlq, 3), timeout=5, what="the deep headers dead-lettered at once")
+
+        listed = await stoppoc(settings, "dlq", "list", "payment", "--json")
+        shown = await stoppoc(settings, "dlq", "show", "payment", "deep-letter", "--json")
+        replayed = await stoppoc(settings, "dlq", "replay", "payment", "--id", "deep-letter")
+        await client.wait_for("wallet.credited", lambda d: d["reference"] == "deep-letter")
+        purged = await stoppoc(settings, "dlq", "purge", "payment", "--id", "deep", "--yes")
+        left = await queued_ids(settings.amqp_url, dlq)
+
+    rows = {row["id"]: row for row in listed.json()}
+    assert listed.code == 0 and set(rows) == {"deep", "deep-letter", "not-json"}, listed.err[-2000:]
+    assert rows["deep"]["error"] == "unreadable_headers" and "x-deep" in rows["deep"]["detail"]
+    deepest = shown.json()["headers"]["x-deep"]
+    while isinstance(deepest, dict):
+        deepest = deepest[""]
+    assert shown.code == 0 and deepest.startswith("unreadable (nested deeper than 64), ")
+    assert replayed.code == 0 and "1 replayed" in replayed.out, replayed.out + replayed.err
+    assert purged.code == 0 and "1 purged" in purged.out
+    assert left == {"not-json"}
+
+
+async def test_replay_refuses_dead_letters_their_queue_service_does_not_consume(settings, client, names):
+    letters = {
+        "genuine": dead_letter_of(names, "payment", "payment.wallet.credit"),
+        "other-key": dead_letter_of(names, "payment", "inventory.stop_poc.request"),
+        "other-service": dead_letter_of(names, "payment", "payment.wallet.credit", **{"x-stoppoc-service": "checkout"}),
+    }
+    for message_id, headers in letters.items():
+        await client.publish(
+            names.dlx, names.queue("payment"), credit_envelope(message_id), message_id=message_id, headers=headers
+        )
+
+    replayed = await stoppoc(settings, "dlq", "replay", "payment", "--all")
+
+    assert replayed.code == 1 and "1 replayed" in replayed.out and "2 refused" in replayed.err
+    assert "refused other-key: payment does not consume 'inventory.stop_poc.request'" in replayed.out
+    assert "refused other-service: x-stoppoc-service is 'checkout'" in replayed.out
+    assert await queued_ids(settings.amqp_url, names.dead_letter_queue("payment")) == {"other-key", "other-service"}
+    assert await queued_ids(settings.amqp_url, names.queue("payment")) == {"genuine"}
+
+
+async def test_a_broker_that_refuses_the_virtual_host_is_unreachable_in_one_line(settings):
+    refused = settings.model_copy(update={"amqp_url": settings.amqp_url.rstrip("/") + "/no-such-vhost"})
+    # The two ways the CLI connects: its own (dlq, status, settlements) and the portal client's.
+    for command in (("dlq", "list"), ("quote", "--customer", "c", "--cluster", "k", "--cycle", "3")):
+        ran = await stoppoc(refused, *command)
+        assert ran.code == 3, (command, ran.err)
+        assert ran.err.startswith("stoppoc: cannot reach RabbitMQ at ") and len(ran.err.splitlines()) == 1, ran.err
 
 
 async def has(settings, queue_name: str, count: int) -> bool:

@@ -1,11 +1,13 @@
 """docs/asyncapi.json passes the official AsyncAPI parser (``@asyncapi/parser`` from npm, pinned
 in tools/asyncapi with its lockfile), so other people's AsyncAPI tools accept the contract.
 
-Needs Node.js: where it is missing the test is skipped, saying so. The parser is installed
-with ``npm ci`` on first use (the npm registry is the only network it needs).
+Needs Node.js: where it is missing the test is skipped, saying so, except under CI (``CI=true``,
+as CI services and ``.ci/run`` set it), where it fails: CI always checks the document. The parser
+is installed with ``npm ci`` on first use (the npm registry is the only network it needs).
 """
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,9 +23,16 @@ VALIDATOR = ROOT / "tools" / "asyncapi"
 
 @pytest.fixture(scope="module")
 def node() -> str:
+    return find_node()
+
+
+def find_node() -> str:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip("Node.js and npm are not installed: docs/asyncapi.json was NOT checked with the AsyncAPI parser")
+        missing = "Node.js and npm are not installed: docs/asyncapi.json was NOT checked with the AsyncAPI parser"
+        if under_ci():
+            pytest.fail(f"{missing} (CI={os.environ['CI']}: CI must check it)", pytrace=False)
+        pytest.skip(missing)
     if not (VALIDATOR / "node_modules" / "@asyncapi" / "parser").is_dir():
         installed = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
@@ -36,6 +45,10 @@ def node() -> str:
     return node
 
 
+def under_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"true", "1", "yes"}
+
+
 def validate(node: str, path: Path) -> tuple[int, list[dict]]:
     ran = subprocess.run([node, "validate.mjs", str(path)], cwd=VALIDATOR, capture_output=True, text=True, timeout=120)
     return ran.returncode, [json.loads(line) for line in ran.stdout.splitlines() if line.strip()]
@@ -43,6 +56,15 @@ def validate(node: str, path: Path) -> tuple[int, list[dict]]:
 
 def errors(diagnostics: list[dict]) -> list[dict]:
     return [d for d in diagnostics if d.get("severity") == "error"]
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_a_missing_node_fails_under_ci_and_skips_elsewhere(monkeypatch, ci, outcome):
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr(shutil, "which", lambda _: None)
+
+    with pytest.raises(outcome, match="NOT checked"):
+        find_node()
 
 
 def test_the_committed_document_has_no_error_for_the_official_parser(node):

@@ -13,7 +13,8 @@ async with StopPocClient("amqp://guest:guest@127.0.0.1:5672/") as client:
     print(outcome.routing_key, outcome.succeeded)
 ```
 
-It needs pydantic and aio-pika alone (the ``stoppoc-client`` distribution). docs/portal.md.
+It needs pydantic and aio-pika alone (the ``stoppoc-client`` distribution), and tzdata on Windows,
+which has no time-zone database of its own. docs/portal.md.
 """
 
 from stoppoc.client.errors import NotRouted, OutcomeTimeout, QuoteRefused

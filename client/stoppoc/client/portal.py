@@ -14,6 +14,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 from aiormq.exceptions import ChannelNotFoundEntity, DeliveryError
 
+from stoppoc.client.connecting import CANNOT_CONNECT, broker_unreachable
 from stoppoc.client.errors import NotRouted, OutcomeTimeout, QuoteRefused
 from stoppoc.client.outcomes import CONVERSION, RENEWAL, Awaited, Outcome
 from stoppoc.contract import validate_data
@@ -27,7 +28,7 @@ from stoppoc.contract.commands import (
     WalletCredit,
 )
 from stoppoc.contract.envelope import CONTENT_TYPE, Envelope, new_envelope, type_for
-from stoppoc.contract.errors import InvalidData, ServiceUnavailable, StopPocError, unreachable
+from stoppoc.contract.errors import InvalidData, ServiceUnavailable, StopPocError
 from stoppoc.contract.replies import QuoteRejected, StopPocQuoted
 
 try:  # optional: the client needs only pydantic and aio-pika
@@ -88,8 +89,8 @@ class StopPocClient:
     async def connect(self) -> None:
         try:
             self._connection = await aio_pika.connect_robust(self.amqp_url)
-        except OSError as error:
-            raise unreachable("RabbitMQ", self.amqp_url, error) from error
+        except CANNOT_CONNECT as error:
+            raise broker_unreachable(self.amqp_url, error) from error
         self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         for exchange in (self._exchange("commands"), self._exchange("events")):
             try:

@@ -52,6 +52,12 @@ class MessageTooLarge(PermanentMessageError):
     code = "message_too_large"
 
 
+class UnreadableHeaders(PermanentMessageError):
+    """A header of the message is nested deeper than the services read; the message was not read."""
+
+    code = "unreadable_headers"
+
+
 class ServiceUnavailable(StopPocError):
     """A broker or database this command needs cannot be reached."""
 
