@@ -16,9 +16,9 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 from aiormq.exceptions import ChannelNotFoundEntity, DeliveryError
 
 from stoppoc.cli.letters import DeadLetter
+from stoppoc.client import amqp_tables
 from stoppoc.client.connecting import CANNOT_CONNECT, broker_unreachable
 from stoppoc.contract.envelope import utc_now
-from stoppoc.shared import amqp_tables
 from stoppoc.shared.dead_letters import REPLAYED_AT, without_verdict
 from stoppoc.shared.topology import Names
 

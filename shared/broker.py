@@ -14,8 +14,8 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.utils import RabbitClientProperties
 from yarl import URL
 
+from stoppoc.client import amqp_tables
 from stoppoc.contract.errors import redact
-from stoppoc.shared import amqp_tables
 from stoppoc.shared.logging import get_logger
 
 # What a connection attempt to one address raises when that node is down or refuses us.

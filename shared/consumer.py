@@ -35,11 +35,11 @@ from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 from faststream.rabbit.message import RabbitMessage
 from pydantic import BaseModel
 
+from stoppoc.client.amqp_tables import MAX_DEPTH, publishable, unreadable_in
 from stoppoc.contract import validate_data
 from stoppoc.contract.envelope import CONTENT_TYPE, Envelope, utc_now
 from stoppoc.contract.errors import InvalidData, MessageTooLarge, PermanentMessageError, UnreadableHeaders
 from stoppoc.shared import metrics, tracing
-from stoppoc.shared.amqp_tables import MAX_DEPTH, publishable, unreadable_in
 from stoppoc.shared.availability import DatabaseWatch
 from stoppoc.shared.dead_letters import REDELIVERY_LIMIT, REPLAYED_AT, DeadLetterReason, dead_letter_headers
 from stoppoc.shared.handlers import Forward, Handler, HandlerRegistry, Reply

@@ -1,4 +1,4 @@
-"""AMQP tables decoded to a bounded depth (stoppoc.shared.amqp_tables): what pamqp reads, read
+"""AMQP tables decoded to a bounded depth (stoppoc.client.amqp_tables): what pamqp reads, read
 the same; what it cannot (a header nested as deep as a frame holds), read at once as its description."""
 
 import time
@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pamqp import commands, decode, encode
 
-from stoppoc.shared import amqp_tables
-from stoppoc.shared.amqp_tables import MAX_DEPTH, Unreadable, publishable, unreadable_in
+from stoppoc.client import amqp_tables
+from stoppoc.client.amqp_tables import MAX_DEPTH, Unreadable, publishable, unreadable_in
 
 FRAME_MAX = 131_072
 LEVEL = b"\x00F"  # an empty key, then a table

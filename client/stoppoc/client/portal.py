@@ -14,6 +14,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 from aiormq.exceptions import ChannelNotFoundEntity, DeliveryError
 
+from stoppoc.client import amqp_tables
 from stoppoc.client.connecting import CANNOT_CONNECT, broker_unreachable
 from stoppoc.client.errors import NotRouted, OutcomeTimeout, QuoteRefused
 from stoppoc.client.outcomes import CONVERSION, RENEWAL, Awaited, Outcome
@@ -87,6 +88,9 @@ class StopPocClient:
         await self.close()
 
     async def connect(self) -> None:
+        # Anyone who can publish to the reply queue could otherwise close the connection with one
+        # header nested too deep for pamqp's recursion: such a table is read as its description.
+        amqp_tables.install()
         try:
             self._connection = await aio_pika.connect_robust(self.amqp_url)
         except CANNOT_CONNECT as error:

@@ -4,7 +4,7 @@ pamqp decodes a table nested in a table by recursion and copies the rest of the 
 level: a header nested ~900 deep raises ``RecursionError`` in the connection's reader, and one as
 deep as a frame allows (~21,000 levels in 128 KiB) takes gigabytes and seconds. aiormq decodes a
 frame before anyone sees the message, so one such header closed the connection of whoever took
-it (a service on every reconnect, ``stoppoc dlq`` on every look). ``install()`` makes pamqp decode
+it (a service on every reconnect, ``stoppoc dlq`` on every look, a portal's client). ``install()`` makes pamqp decode
 tables here instead, without copying and only ``MAX_DEPTH`` levels deep: a table or array below
 that is skipped by its length and read as an ``Unreadable`` string that describes it, which a
 service dead-letters (``unreadable_headers``) and an operator sees in ``stoppoc dlq show``.
