@@ -1,6 +1,7 @@
 """docker-compose.yml cannot be run here (no Docker engine): these check what it wires together
 against the code: the secrets step makes every password file a container reads, each service runs
-as its own users, and RabbitMQ loads the committed definitions and settings."""
+as its own users, RabbitMQ loads the committed definitions and settings, each service is probed
+and given time to stop, and the monitoring profile scrapes them all."""
 
 import re
 import subprocess
@@ -10,6 +11,8 @@ from pathlib import Path
 import yaml
 
 from stoppoc.services.registry import SERVICES
+from stoppoc.shared.outbox import FLUSH_SECONDS
+from stoppoc.shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
@@ -50,3 +53,33 @@ def test_rabbitmq_loads_the_committed_settings_and_definitions_after_the_users()
     assert "/deploy/definitions.json /run/stoppoc/rabbitmq/02-definitions.json" in step
     assert "--output /run/stoppoc/rabbitmq/01-users.json" in step
     assert "./deploy/rabbitmq/definitions.json:/deploy/definitions.json:ro" in COMPOSE["secrets"]["volumes"]
+
+
+def _seconds(duration: str) -> float:
+    value, unit = re.fullmatch(r"(\d+)(s|m)", duration).groups()  # type: ignore[union-attr]
+    return float(value) * (60 if unit == "m" else 1)
+
+
+def test_each_service_is_probed_for_readiness_and_given_longer_to_stop_than_its_shutdown_takes():
+    shutdown = Settings.model_fields["graceful_timeout_seconds"].default + FLUSH_SECONDS
+    port = COMPOSE[SERVICES[0]]["environment"]["STOPPOC_HTTP_PORT"]
+    for service in SERVICES:
+        definition = COMPOSE[service]
+        probe = " ".join(definition["healthcheck"]["test"])
+        assert f"http://127.0.0.1:{port}/health/ready" in probe, service
+        assert not definition["healthcheck"].get("disable"), service
+        assert _seconds(definition["stop_grace_period"]) > shutdown, service
+
+
+def test_the_monitoring_profile_scrapes_every_service_and_provisions_the_dashboard():
+    monitoring = {name for name, service in COMPOSE.items() if "monitoring" in service.get("profiles", [])}
+    assert monitoring == {"prometheus", "grafana", "jaeger"}
+    scrape = yaml.safe_load((ROOT / "deploy" / "monitoring" / "prometheus.yml").read_text())["scrape_configs"]
+    targets = {target for job in scrape for config in job["static_configs"] for target in config["targets"]}
+    port = COMPOSE[SERVICES[0]]["environment"]["STOPPOC_HTTP_PORT"]
+    assert targets == {f"{service}:{port}" for service in SERVICES}
+    assert all(job["metrics_path"] == "/metrics" for job in scrape)
+    for volume in COMPOSE["grafana"]["volumes"]:
+        assert (ROOT / volume.split(":")[0]).is_dir(), volume
+    home = COMPOSE["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert (ROOT / "deploy" / "monitoring" / "grafana" / "dashboards" / Path(home).name).is_file()
