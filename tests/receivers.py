@@ -6,10 +6,12 @@ import contextlib
 import email
 import email.policy
 import socket
+import ssl
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -89,6 +91,29 @@ def smtp_server() -> Iterator[tuple[MailSink, int]]:
     # AUTH offered without TLS: the tests have no certificate (aiosmtplib logs in only when given a user).
     controller = Controller(
         sink, hostname="127.0.0.1", port=port, authenticator=sink.authenticate, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        controller.stop()
+
+
+@contextlib.contextmanager
+def smtp_server_with_starttls(certificate_authority: Any) -> Iterator[tuple[MailSink, int]]:
+    """An SMTP server that requires STARTTLS (and TLS before a login), with a certificate for
+    127.0.0.1 issued by ``certificate_authority`` (a ``trustme.CA``)."""
+    sink = MailSink()
+    port = free_port()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate_authority.issue_cert("127.0.0.1").configure_cert(context)
+    controller = Controller(
+        sink,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=sink.authenticate,
+        tls_context=context,
+        require_starttls=True,
     )
     controller.start()
     try:

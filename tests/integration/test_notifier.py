@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 
 import pytest
+import trustme
 from aio_pika.exceptions import QueueEmpty
 from standardwebhooks.webhooks import Webhook
 
@@ -23,7 +24,14 @@ from stoppoc.shared.settings import Settings
 from tests.contract_data import handled, publish_event, unique_id, wait_until
 from tests.faults.probes import dead_letters
 from tests.infrastructure import running
-from tests.receivers import WebhookReceiver, free_port, smtp_greeting, smtp_server, text_and_html
+from tests.receivers import (
+    WebhookReceiver,
+    free_port,
+    smtp_greeting,
+    smtp_server,
+    smtp_server_with_starttls,
+    text_and_html,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -271,7 +279,6 @@ async def test_smtp_answers_decide_between_retrying_and_giving_up(channels, clie
 
 
 # The channels' clients alone, against real servers on 127.0.0.1: what each answer comes to.
-# (STARTTLS with a certificate is not covered: it needs one, and no package to make it is installed.)
 
 
 def smtp_settings(port: int, **more: object) -> Settings:
@@ -336,6 +343,28 @@ async def test_an_unreachable_smtp_server_or_one_without_starttls_is_retried(smt
 
     assert unreachable.status is Status.RETRY and "SMTPConnectError" in unreachable.answer
     assert without_tls.status is Status.RETRY and "STARTTLS" in without_tls.answer
+
+
+async def test_starttls_with_a_trusted_certificate_logs_in_and_sends_and_an_untrusted_one_is_retried(
+    tmp_path, monkeypatch
+):
+    authority, stranger = trustme.CA(), trustme.CA()
+    trusted = tmp_path / "trusted.pem"
+    authority.cert_pem.write_to_path(str(trusted))
+    monkeypatch.setenv("SSL_CERT_FILE", str(trusted))  # what the default TLS context trusts
+    login = {"smtp_starttls": True, "smtp_username": "stoppoc", "smtp_password": "s3cret"}
+    with smtp_server_with_starttls(authority) as (sink, port):
+        sink.accounts["stoppoc"] = "s3cret"
+        sent = await mail.send(a_message(), smtp_settings(port, **login))
+        plain = await mail.send(a_message(), smtp_settings(port))  # the server requires STARTTLS
+    with smtp_server_with_starttls(stranger) as (other, other_port):
+        other.accounts["stoppoc"] = "s3cret"
+        untrusted = await mail.send(a_message(), smtp_settings(other_port, **login))
+
+    assert sent.status is Status.SENT and sink.logins == ["stoppoc"] and len(sink.messages) == 1
+    assert plain.status is Status.FAILED and plain.answer.startswith("530 ")  # a 5xx: fails at once
+    assert untrusted.status is Status.RETRY and "CERTIFICATE_VERIFY_FAILED" in untrusted.answer
+    assert other.messages == [] and other.logins == []
 
 
 @contextlib.asynccontextmanager
