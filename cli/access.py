@@ -32,19 +32,22 @@ def access() -> None:
 @access.command("show")
 @json_option
 def show_grants(as_json: bool) -> None:
-    """Each broker user of the namespace: what it is for, what it may publish, read and bind."""
+    """Each broker user of the namespace: what it is for, what it may publish (commands and events;
+    dead letters: into which queue's dead-letter queue), read and bind."""
     names = Names(get_settings().namespace)
     rows = [
         {
             "user": broker_access.user_name(names, grant.principal),
             "purpose": grant.purpose,
             "publishes": "any routing key" if grant.any_routing_key else ", ".join(sorted(grant.publishes)),
+            "dead-letters": ", ".join(sorted(grant.dead_letters)),  # routing keys on NS.dead-letters
             "reads": ", ".join(pattern.replace("\\", "") for pattern in grant.read),
-            "binds": ", ".join(sorted(grant.binds_commands | grant.binds_events)),
+            "binds": ", ".join(sorted(grant.binds_commands | grant.binds_events | grant.binds_dead_letters)),
         }
         for grant in broker_access.grants(names, topology())
     ]
-    show(rows, ["user", "purpose", "publishes", "reads", "binds"], as_json=as_json, title="broker users")
+    columns = ["user", "purpose", "publishes", "dead-letters", "reads", "binds"]
+    show(rows, columns, as_json=as_json, title="broker users")
 
 
 @access.command("broker-definitions")

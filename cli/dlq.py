@@ -121,10 +121,10 @@ def show_dead_letter(service: str, message_id: str, as_json: bool) -> None:
 
 
 def forged(letter: DeadLetter, service: str, names: Names) -> str | None:
-    """Why a letter in ``service``'s dead-letter queue cannot be its own, or None. Any service may
-    publish to the dead-letter exchange (a direct exchange: no topic permissions), and a replay is
-    published as the operator, who may publish anything: only what the service itself consumes
-    goes out again."""
+    """Why a letter in ``service``'s dead-letter queue cannot be its own, or None. Another service
+    cannot put one there (NS.dead-letters' topic permissions), but the deployer and the admin may
+    write to NS.dlx, letters from before NS.dead-letters came through it, and a replay is published
+    as the operator, who may publish anything: only what the service itself consumes goes out again."""
     stamped_by = letter.headers.get("service")
     if stamped_by != service:
         return f"x-stoppoc-service is {stamped_by!r}, not {service!r}: it did not come from {service}"

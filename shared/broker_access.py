@@ -4,9 +4,14 @@ exactly what ``stoppoc.contract.publishers`` says it publishes, and reading only
 RabbitMQ checks three regular expressions per user and virtual host (configure, write, read:
 on exchange and queue names), and per topic exchange two more on routing keys (write: what it
 may publish; read: what it may bind). A user with no topic permission on an exchange may use
-every routing key there, so every user gets one on both ``NS.commands`` and ``NS.events``. An
-empty expression allows nothing (for topic permissions: only the empty routing key, which no
-queue of stoppoc binds and every service refuses).
+every routing key there, so every user gets one on each topic exchange: ``NS.commands``,
+``NS.events`` and ``NS.dead-letters``. An empty expression allows nothing (for topic permissions:
+only the empty routing key, which no queue of stoppoc binds and every service refuses).
+
+Dead letters: a service publishes its own to ``NS.dead-letters`` with its queue's name as the
+routing key, the only key its topic permission there allows, so it can fill no other service's
+dead-letter queue. No service may write to ``NS.dlx`` (direct: topic permissions do not apply),
+where only the broker dead-letters, which needs no permission.
 
 User names are ``<namespace>-<principal>``, so environments sharing a broker (and tests) each
 have their own.
@@ -47,6 +52,8 @@ class Grant:
     publishes: frozenset[str] = frozenset()  # routing keys on NS.commands and NS.events
     binds_commands: frozenset[str] = frozenset()  # routing keys it may bind on NS.commands
     binds_events: frozenset[str] = frozenset()  # and on NS.events
+    dead_letters: frozenset[str] = frozenset()  # routing keys it may publish on NS.dead-letters
+    binds_dead_letters: frozenset[str] = frozenset()  # and bind there
     any_routing_key: bool = False  # publishes whatever it must (the operator replays anything)
 
 
@@ -65,7 +72,7 @@ def _literal(*names: str) -> tuple[str, ...]:
 
 def _service_grant(names: Names, service: str) -> Grant:
     publishes = SERVICE_PUBLISHES[service]
-    exchanges = [names.dlx]  # dead letters
+    exchanges = [names.dead_letters]
     if publishes & COMMANDS.keys():
         exchanges.append(names.commands)
     if publishes & EVENTS.keys():
@@ -79,6 +86,7 @@ def _service_grant(names: Names, service: str) -> Grant:
         write=write,
         read=_literal(names.queue(service)),
         publishes=publishes,
+        dead_letters=frozenset({names.queue(service)}),  # into its own dead-letter queue only
     )
 
 
@@ -100,7 +108,7 @@ def grants(names: Names, topology: Topology) -> list[Grant]:
     """Every user of the namespace. ``topology``: each service's queue bindings (the deployer's
     to make)."""
     queues = [name for service in topology for name in (names.queue(service), names.dead_letter_queue(service))]
-    exchanges = [names.commands, names.events, names.dlx]
+    exchanges = [names.commands, names.events, names.dlx, names.dead_letters]
     commands = _literal(names.commands)
     return [
         *(_service_grant(names, service) for service in SERVICE_PUBLISHES),
@@ -150,6 +158,7 @@ def grants(names: Names, topology: Topology) -> list[Grant]:
             read=_literal(*exchanges, *(names.queue(service) for service in topology)),
             binds_commands=frozenset(key for bindings in topology.values() for key in bindings.commands),
             binds_events=frozenset(key for bindings in topology.values() for key in bindings.events),
+            binds_dead_letters=frozenset(names.queue(service) for service in topology),
         ),
     ]
 
@@ -176,18 +185,17 @@ def permissions(names: Names, grant: Grant) -> dict[str, Any]:
 def topic_permissions(names: Names, grant: Grant) -> list[dict[str, Any]]:
     user = user_name(names, grant.principal)
     return [
-        {
-            "user": user,
-            "vhost": VHOST,
-            "exchange": exchange,
-            "write": ANYTHING if grant.any_routing_key else _keys(grant.publishes & keys),
-            "read": _keys(binds),
-        }
-        for exchange, keys, binds in (
-            (names.commands, COMMANDS.keys(), grant.binds_commands),
-            (names.events, EVENTS.keys(), grant.binds_events),
+        {"user": user, "vhost": VHOST, "exchange": exchange, "write": write, "read": _keys(binds)}
+        for exchange, write, binds in (
+            (names.commands, _publishes(grant, COMMANDS.keys()), grant.binds_commands),
+            (names.events, _publishes(grant, EVENTS.keys()), grant.binds_events),
+            (names.dead_letters, _keys(grant.dead_letters), grant.binds_dead_letters),
         )
     ]
+
+
+def _publishes(grant: Grant, keys: Iterable[str]) -> str:
+    return ANYTHING if grant.any_routing_key else _keys(grant.publishes & set(keys))
 
 
 def definitions(names: Names, topology: Topology) -> dict[str, Any]:

@@ -119,7 +119,8 @@ class Consumer:
         self._max_attempts = settings.max_attempts
         self._max_deliveries = settings.max_deliveries
         self._retry_base = settings.retry_base_seconds
-        self._dlx = RabbitExchange(names.dlx, declare=False)
+        # Not NS.dlx (the broker's): on this topic exchange the service may use only its queue's name.
+        self._dead_letters = RabbitExchange(names.dead_letters, type=ExchangeType.TOPIC, durable=True, declare=False)
         self._commands = RabbitExchange(names.commands, type=ExchangeType.TOPIC, durable=True, declare=False)
         self._log = get_logger("stoppoc.consumer", service=service)
         self._in_hand: set[asyncio.Task[Any]] = set()
@@ -333,7 +334,7 @@ class Consumer:
         self._log.error("message dead-lettered", error=reason.error, detail=reason.detail)
         await self._broker.publish(
             message.body,
-            exchange=self._dlx,
+            exchange=self._dead_letters,
             routing_key=self._names.queue(self.service),
             headers=headers,
             persist=True,

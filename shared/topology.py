@@ -1,6 +1,11 @@
 """Broker topology: the contract's exchanges, one durable queue per service with its
 dead-letter queue, and the bindings that route commands and events to each service.
 
+A dead-letter queue ``Q.dlq`` takes what queue ``Q`` dead-letters, by the routing key ``Q``, from
+two exchanges: ``NS.dlx`` (direct), where the broker dead-letters (a queue's argument, so it
+cannot change on an existing queue), and ``NS.dead-letters`` (topic), where the service publishes
+its own dead letters, held by its topic permission to its own queue's name.
+
 A service's bindings are derived from its handlers (``QueueBindings.of``): a handler is its
 binding, so a new handler cannot be forgotten in a table somewhere. Commands are addressed to one
 service by the first word of their routing key, so a service binds ``<service>.#`` on the commands
@@ -47,7 +52,15 @@ class Names:
 
     @property
     def dlx(self) -> str:
+        """Where the broker itself dead-letters (a queue's ``x-dead-letter-exchange``): direct,
+        and written by no user of the namespace's services."""
         return f"{self.namespace}.dlx"
+
+    @property
+    def dead_letters(self) -> str:
+        """Where a service dead-letters a message itself: a topic exchange, so the broker holds
+        each service's user to the routing key of its own queue (shared/broker_access.py)."""
+        return f"{self.namespace}.dead-letters"
 
     def queue(self, service: str) -> str:
         return f"{self.namespace}.{service}"
@@ -213,13 +226,15 @@ async def declare(
         "events": await channel.declare_exchange(names.events, ExchangeType.TOPIC, durable=True),
     }
     dlx = await channel.declare_exchange(names.dlx, ExchangeType.DIRECT, durable=True)
+    dead_letters_exchange = await channel.declare_exchange(names.dead_letters, ExchangeType.TOPIC, durable=True)
     for service, bindings in topology.items():
         queue_name = names.queue(service)
         queue = await _declare_queue(channel, queue_name, functools.partial(_service_queue, names, queue_name), options)
         dead_letters = await _declare_queue(
             channel, names.dead_letter_queue(service), QueueOptions.dead_letter_queue, options
         )
-        await dead_letters.bind(dlx, routing_key=queue_name)
+        for exchange in (dlx, dead_letters_exchange):
+            await dead_letters.bind(exchange, routing_key=queue_name)
         for exchange_key, routing_keys in bindings.items():
             for routing_key in routing_keys:
                 await queue.bind(exchanges[exchange_key], routing_key=routing_key)
@@ -290,5 +305,5 @@ async def delete(amqp_url: str, names: Names, services: Iterable[str]) -> None:
         for service in services:
             await channel.queue_delete(names.queue(service))
             await channel.queue_delete(names.dead_letter_queue(service))
-        for exchange in (names.commands, names.events, names.dlx):
+        for exchange in (names.commands, names.events, names.dlx, names.dead_letters):
             await channel.exchange_delete(exchange)

@@ -14,6 +14,7 @@ from stoppoc.services.registry import SERVICES
 from stoppoc.shared import topology
 from tests.broker_users import NoRabbitmqctl
 from tests.broker_users import broker_users as users_of
+from tests.faults.probes import dead_letters
 from tests.infrastructure import unique
 
 pytestmark = pytest.mark.integration
@@ -54,6 +55,17 @@ class Session:
             body = new_envelope(routing_key, {}, source="/tests/intruder").to_json()
             target = await channel.get_exchange(exchange, ensure=False) if exchange else channel.default_exchange
             await target.publish(aio_pika.Message(body), routing_key=routing_key)
+
+    async def dead_letter(self, exchange: str, queue: str, message_id: str) -> None:
+        """A wallet credit as payment would dead-letter it, routed into ``queue``'s dead-letter
+        queue: what a forger would copy, and what `stoppoc dlq replay` would credit."""
+        channel = await self.connection.channel(publisher_confirms=True)
+        async with channel:
+            credit = {"customer_id": "c-1", "amount": 1_000_000, "reference": message_id}
+            body = new_envelope("payment.wallet.credit", credit, source="/stoppoc/payment").to_json()
+            headers = {"x-stoppoc-service": "payment", "x-stoppoc-original-routing-key": "payment.wallet.credit"}
+            target = await channel.get_exchange(exchange, ensure=False)
+            await target.publish(aio_pika.Message(body, message_id=message_id, headers=headers), routing_key=queue)
 
     async def take(self, queue: str) -> None:
         channel = await self.connection.channel()
@@ -117,6 +129,25 @@ async def test_no_service_can_read_another_services_queue_or_any_dead_letter_que
                         await user.take(names.queue(other))
                 with pytest.raises(ChannelAccessRefused):
                     await user.take(names.dead_letter_queue(other))
+
+
+async def test_a_service_dead_letters_into_its_own_dead_letter_queue_and_no_other(
+    amqp_url, broker_users, names, declared
+):
+    payment = await session(broker_users.url("payment"))
+    async with payment.connection:
+        await payment.dead_letter(names.dead_letters, names.queue("payment"), "own")
+    [landed] = await dead_letters(amqp_url, names, "payment")
+    assert landed.message_id == "own"
+    notifier = await session(broker_users.url("notifier"))
+    async with notifier.connection:
+        with pytest.raises(ChannelAccessRefused, match=rf"{names.queue('payment')}"):
+            await notifier.dead_letter(names.dead_letters, names.queue("payment"), "forged")
+    for service in SERVICES:  # nor through the broker's own dead-letter exchange, a direct one
+        user = await session(broker_users.url(service))
+        async with user.connection:
+            with pytest.raises(ChannelAccessRefused, match=rf"{names.dlx}"):
+                await user.dead_letter(names.dlx, names.queue(service), "forged")
 
 
 async def test_analysts_read_settlement_events_only_and_publish_nothing(broker_users, names, declared):

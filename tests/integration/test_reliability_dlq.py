@@ -6,8 +6,10 @@ import json
 import aio_pika
 import pytest
 
+from stoppoc.services import registry
+from stoppoc.shared import topology
 from tests.contract_data import unique_id, wait_until
-from tests.faults.probes import depth, stoppoc, take_without_ack
+from tests.faults.probes import dead_letters, depth, stoppoc, take_without_ack
 from tests.infrastructure import running
 
 pytestmark = pytest.mark.integration
@@ -77,6 +79,24 @@ async def test_replay_says_what_it_could_not_find_and_needs_a_choice(settings, c
     assert bare_code == 2 and "--all" in bare_out
 
 
+async def test_a_namespace_from_before_the_dead_letters_exchange_gets_it_and_dead_letters_through_it(settings, names):
+    # What the previous version declared: the same queues and NS.dlx, but no NS.dead-letters.
+    await topology.declare_at(settings.amqp_url, names, registry.topology())
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await channel.exchange_delete(names.dead_letters)
+        commands = await channel.get_exchange(names.commands)
+        async with running(settings, "payment"):  # its start declares what is missing
+            await commands.publish(aio_pika.Message(b"{not json", message_id="poison-1"), "payment.wallet.credit")
+            [letter] = await dead_letters(settings.amqp_url, names, "payment")
+
+    assert letter.message_id == "poison-1"
+    assert letter.headers["x-stoppoc-error"] == "invalid_envelope"
+    assert letter.exchange == names.dead_letters  # published by the service, on its own routing key
+    assert letter.routing_key == names.queue("payment")
+
+
 def drop_ages(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "age_seconds"} for row in rows]
 
@@ -90,7 +110,7 @@ async def _dead_letter_copy(amqp_url: str, names, envelope) -> None:
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        dlx = await channel.get_exchange(names.dlx)
+        dlx = await channel.get_exchange(names.dead_letters)
         headers = {
             "x-stoppoc-service": "payment",
             "x-stoppoc-error": "retries_exhausted",

@@ -31,6 +31,8 @@ def test_show_lists_every_user_of_the_namespace_with_what_it_may_publish():
     assert "payment.wallet.credit" not in rows["prod-portal"]["publishes"]
     assert rows["prod-operator"]["publishes"] == "any routing key"
     assert rows["prod-payment"]["reads"] == "prod.payment"
+    assert rows["prod-notifier"]["dead-letters"] == "prod.notifier"  # into its own dead-letter queue only
+    assert rows["prod-operator"]["dead-letters"] == ""
 
 
 def test_broker_users_without_a_password_file_says_which_and_exits_2(tmp_path):

@@ -64,10 +64,25 @@ def test_the_committed_broker_definitions_are_those_the_code_makes():
     assert "users" not in committed  # passwords never in the repository
 
 
-def test_every_user_has_topic_permissions_on_both_exchanges():
+def test_every_user_has_topic_permissions_on_every_topic_exchange():
     # Without one, RabbitMQ would let that user publish any routing key on the exchange.
     names = Names("stoppoc")
     document = broker_access.definitions(names, registry.topology())
     covered = {(entry["user"], entry["exchange"]) for entry in document["topic_permissions"]}
     users = {entry["user"] for entry in document["permissions"]}
-    assert covered == {(user, exchange) for user in users for exchange in (names.commands, names.events)}
+    topic_exchanges = (names.commands, names.events, names.dead_letters)
+    assert covered == {(user, exchange) for user in users for exchange in topic_exchanges}
+
+
+def test_a_service_may_dead_letter_only_into_its_own_queue_and_nobody_writes_the_brokers_dlx():
+    names = Names("stoppoc")
+    document = broker_access.definitions(names, registry.topology())
+    topics = document["topic_permissions"]
+    dead_letter_keys = {entry["user"]: entry["write"] for entry in topics if entry["exchange"] == names.dead_letters}
+    for service in SERVICES:
+        assert dead_letter_keys.pop(f"stoppoc-{service}") == f"^(stoppoc\\.{service})$"
+    assert set(dead_letter_keys.values()) == {""}  # no one else dead-letters
+    # NS.dlx is direct: a write there could go to any dead-letter queue. Only the deployer may,
+    # as RabbitMQ asks of whoever declares a queue dead-lettering into it.
+    writers = {entry["user"] for entry in document["permissions"] if "stoppoc\\.dlx" in entry["write"]}
+    assert writers == {"stoppoc-deployer"}
