@@ -124,9 +124,12 @@ def forged(letter: DeadLetter, service: str, names: Names) -> str | None:
     """Why a letter in ``service``'s dead-letter queue cannot be its own, or None. Another service
     cannot put one there (NS.dead-letters' topic permissions), but the deployer and the admin may
     write to NS.dlx, letters from before NS.dead-letters came through it, and a replay is published
-    as the operator, who may publish anything: only what the service itself consumes goes out again."""
+    as the operator, who may publish anything: only what the service itself consumes goes out again.
+    A letter the broker dead-lettered from the service's queue (its delivery limit) carries only
+    ``x-death``, which names that queue."""
     stamped_by = letter.headers.get("service")
-    if stamped_by != service:
+    by_the_broker = stamped_by is None and letter.headers.get("queue") == names.queue(service)
+    if stamped_by != service and not by_the_broker:
         return f"x-stoppoc-service is {stamped_by!r}, not {service!r}: it did not come from {service}"
     exchange = str(letter.headers.get("original-exchange") or "")
     routing_key = str(letter.headers.get("original-routing-key") or "")

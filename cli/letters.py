@@ -97,6 +97,24 @@ def _failed_at(value: Any) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def _by_the_broker(headers: dict[str, Any]) -> dict[str, Any]:
+    """A letter the broker dead-lettered itself (a quorum queue's delivery limit: the service died
+    on that very delivery) has no verdict of ours, only ``x-death``: what it says, in the same terms."""
+    deaths = headers.get("x-death")
+    death = deaths[0] if isinstance(deaths, list) and deaths else None  # the latest death comes first
+    if not isinstance(death, dict):
+        return {}
+    routing_keys = death.get("routing-keys")
+    return {
+        "error": str(death.get("reason") or "dead-lettered by the broker"),
+        "detail": f"dead-lettered by the broker from {death.get('queue')}",
+        "queue": death.get("queue"),
+        "original-exchange": death.get("exchange") or "",
+        "original-routing-key": routing_keys[0] if isinstance(routing_keys, list) and routing_keys else "",
+        "failed-at": death.get("time"),
+    }
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     """What ``stoppoc dlq`` shows of one message: its id, the verdict headers without their
@@ -113,8 +131,9 @@ class DeadLetter:
     @classmethod
     def of(cls, message: AbstractIncomingMessage) -> "DeadLetter":
         raw_headers = dict(message.headers or {})
-        stamped = verdict(raw_headers)
-        others = {k: v for k, v in raw_headers.items() if k.removeprefix("x-stoppoc-") not in stamped}
+        ours = verdict(raw_headers)
+        stamped = ours or _by_the_broker(raw_headers)
+        others = {k: v for k, v in raw_headers.items() if k.removeprefix("x-stoppoc-") not in ours}
         properties = {
             "content_type": message.content_type,
             "correlation_id": message.correlation_id,

@@ -230,3 +230,23 @@ async def test_a_broker_that_refuses_the_virtual_host_is_unreachable_in_one_line
 
 async def has(settings, queue_name: str, count: int) -> bool:
     return await depth(settings.amqp_url, queue_name) == count
+
+
+async def test_a_letter_the_broker_dead_lettered_itself_is_read_and_replayed_from_its_x_death(settings, client, names):
+    # A service that dies on the very delivery each time: the quorum queue's own delivery limit
+    # dead-letters it, through NS.dlx, with x-death and none of the services' x-stoppoc headers.
+    sent = await client.send("payment.wallet.credit", {"customer_id": "c", "amount": 1, "reference": unique_id("r")})
+    dlq = names.dead_letter_queue("payment")
+    for _ in range(settings.max_deliveries + 1):
+        await take_without_ack(settings.amqp_url, names.queue("payment"))
+    await wait_until(lambda: has(settings, dlq, 1), what="the broker's dead letter")
+
+    listed = await stoppoc(settings, "dlq", "list", "payment", "--json")
+    replayed = await stoppoc(settings, "dlq", "replay", "payment", "--id", sent.id)
+
+    [row] = listed.json()
+    assert row["error"] == "delivery_limit" and row["original-routing-key"] == "payment.wallet.credit"
+    assert row["queue"] == names.queue("payment") and row["age_seconds"] is not None
+    assert replayed.code == 0 and "1 replayed" in replayed.out, replayed.out + replayed.err
+    assert await queued_ids(settings.amqp_url, names.queue("payment")) == {sent.id}
+    assert await depth(settings.amqp_url, dlq) == 0
